@@ -1,0 +1,42 @@
+# svcresearch — every target sets up .venv first when it is missing or out of date.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup reproduce test benchmark lock default-study clean-outputs
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the pinned dependencies
+
+reproduce: $(STAMP) ## Clean data/raw, execute every notebook, fill reports/
+	$(BIN)/svcresearch reproduce
+
+test: $(STAMP) ## Run the whole test suite (includes headless notebook execution)
+	$(BIN)/python -m pytest -q
+
+benchmark: $(STAMP) ## Run the speed benchmarks in benchmarks/ (slow; not part of the tests)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+default-study: $(STAMP) ## Regenerate the simulated default study in data/raw (seed 20261122)
+	$(BIN)/svcresearch simulate --encounters 2400 --seed 20261122 --out data/raw --force
+
+lock: ## Re-resolve dependencies in a scratch venv and rewrite requirements.lock
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e ".[dev]"
+	.lock-venv/bin/python -m pip freeze --exclude-editable | sort > requirements.lock
+	rm -rf .lock-venv
+
+clean-outputs: ## Remove generated data/processed and reports (never touches data/raw)
+	find data/processed -mindepth 1 ! -name README.md -delete
+	find reports -type f ! -name .gitkeep -delete

@@ -1,0 +1,3 @@
+from svcresearch.cli import main
+
+raise SystemExit(main())

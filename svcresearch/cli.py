@@ -1,0 +1,101 @@
+"""Command line: ``svcresearch simulate | clean | reproduce`` (contract: DESIGN.md §5).
+
+User mistakes (bad input files, bad arguments) end with exit code 2 and one plain line on stderr
+that names the file, the column and what was expected; never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from svcresearch import config
+from svcresearch._validation import InputError
+
+EXIT_USER_ERROR = 2
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="svcresearch",
+        description="Clean coded service-interaction logs and test how behaviours predict satisfaction.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = sub.add_parser(
+        "simulate",
+        help="write a complete simulated raw study (same seed -> identical files)",
+        description=(
+            "Write a complete simulated raw study: coding sheets (coder A for every encounter, coder B "
+            "for a reliability subsample), BORIS exports of a video subsample, a post-encounter survey "
+            "(SPSS .sav and Finnish-Excel CSV), an operations log, the codebook, study.yaml and "
+            "ground_truth.json with every true parameter and injected fault. The generative model is "
+            "documented in svcresearch.simulate. The same --seed gives byte-identical files."
+        ),
+    )
+    sim.add_argument("--encounters", type=int, default=2400, help="number of encounters (default 2400)")
+    sim.add_argument("--seed", type=int, default=config.DEFAULT_SEED, help=f"random seed (default {config.DEFAULT_SEED})")
+    sim.add_argument("--out", type=Path, required=True, help="output folder (created; must be empty unless --force)")
+    sim.add_argument("--force", action="store_true", help="overwrite the simulator's files in a non-empty --out")
+    sim.add_argument("--quiet", action="store_true", help="no progress output")
+
+    cln = sub.add_parser(
+        "clean",
+        help="clean a raw study into analysis-ready, pseudonymised outputs",
+        description=(
+            "Read every file named in RAW/study.yaml, normalise it with the codebook, validate, link "
+            "coding <-> operations <-> survey and write encounters.parquet, coding_long.parquet, "
+            "quarantine.csv, cleaning_report.json/.md and datapackage.json to OUT. Exit 0 when it ran "
+            "(quarantined rows are not a failure); exit 2 with one line when the input is unusable."
+        ),
+    )
+    cln.add_argument("--raw", type=Path, default=None, help="raw study folder (default data/raw)")
+    cln.add_argument("--out", type=Path, default=None, help="output folder (default data/processed)")
+    cln.add_argument("--quiet", action="store_true", help="no progress output")
+
+    rep = sub.add_parser(
+        "reproduce",
+        help="clean data/raw, execute every notebook in order, fill reports/",
+        description="Clean the raw study, then execute every notebook in notebooks/ in order (headless) "
+        "into reports/notebooks/ as .ipynb and .html; the notebooks fill reports/figures and reports/tables.",
+    )
+    rep.add_argument("--raw", type=Path, default=None, help="raw study folder (default data/raw)")
+    rep.add_argument("--processed", type=Path, default=None, help="processed folder (default data/processed)")
+    rep.add_argument("--reports", type=Path, default=None, help="reports folder (default reports)")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "simulate":
+        from svcresearch.simulate import simulate_study
+
+        simulate_study(n_encounters=args.encounters, seed=args.seed, out=args.out,
+                       overwrite=args.force, progress=not args.quiet)
+        return 0
+    if args.command == "clean":
+        from svcresearch.clean import clean_study
+
+        clean_study(args.raw or config.data_raw(), out=args.out or config.data_processed(),
+                    progress=not args.quiet)
+        return 0
+    if args.command == "reproduce":
+        from svcresearch.pipeline import reproduce
+
+        reproduce(raw=args.raw, processed=args.processed, reports=args.reports)
+        return 0
+    raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown commands
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except (InputError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        message = str(exc) if isinstance(exc, InputError) else f"{exc.filename}: {exc.strerror}"
+        print(f"svcresearch {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
