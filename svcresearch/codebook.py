@@ -1,0 +1,736 @@
+"""The study codebook: one YAML file that says what every raw column means.
+
+A researcher changes the codebook, not code. From the one file we derive
+
+* the normaliser (:func:`normalise`): aliases, missing codes, Likert labels, identifier formats,
+  Finnish/ISO date-times, decimal commas and valid ranges;
+* the pandera validation schema of the analysis table (:meth:`Codebook.to_pandera`);
+* the Frictionless Table Schema written into ``datapackage.json`` (:meth:`Codebook.table_schema`).
+
+Why our own code: Frictionless and pandera each describe *clean* data, but neither maps the
+variants field data actually contains (``kyllä``, ``K``, ``TRUE`` → yes; ``erittäin tyytyväinen``
+→ 5; ``2.3.2026 10.15``) onto canonical values, nor distinguishes *missing* from *not
+applicable*. Keeping the mapping, the rules and the schemas in one file keeps them consistent.
+
+The file format (``format_version: 1``) is documented in
+``svcresearch/resources/default_codebook.yaml`` and ``docs/own_data.md``.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from svcresearch._validation import InputError, check_type
+
+__all__ = [
+    "ROLES", "TYPES", "FILE_KINDS", "Condition", "ValueSet", "Variable", "Codebook",
+    "default_codebook_path", "load_codebook", "normalise_key", "normalise", "Normalised",
+    "canonical_id", "parse_datetime", "parse_number",
+]
+
+ROLES = ("id", "behaviour", "context", "outcome", "pii")
+TYPES = ("binary", "ordinal", "nominal", "count", "continuous", "datetime")
+FILE_KINDS = ("operations", "coding", "boris", "survey")
+OPS = ("==", "!=", "in", "not_in", ">=", ">", "<=", "<")
+_VARIABLE_KEYS = {
+    "label_en", "label_fi", "role", "type", "sources", "source_columns", "value_set", "id_format",
+    "range", "required", "applicable_if", "pseudonymise", "output_name", "allow_in_output",
+    "description",
+}
+_TOP_KEYS = {"format_version", "name", "description", "missing_codes", "id_formats", "value_sets",
+             "variables"}
+
+# Date-time layouts met in Finnish and international field data, tried in this order. Finnish
+# usage writes the time with a dot (14.05); spreadsheets re-export ISO with seconds or a "T".
+DATETIME_FORMATS = (
+    "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M",
+    "%d.%m.%Y %H.%M", "%d.%m.%Y %H:%M", "%d.%m.%Y %H.%M.%S", "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y klo %H.%M", "%d.%m.%Y", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S.%f",
+    "%d/%m/%Y %H:%M",
+)
+
+
+class _StringLoader(yaml.SafeLoader):
+    """SafeLoader that keeps ``yes``/``no``/``on``/``off``/``true`` as written.
+
+    YAML 1.1 turns an unquoted ``no`` into ``False``; in a codebook ``no`` is a level name.
+    """
+
+
+_StringLoader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def normalise_key(value: Any) -> str:
+    """The matching key of a raw value: trimmed, inner whitespace collapsed, case-folded."""
+    return " ".join(str(value).split()).casefold()
+
+
+def _flag(value: Any, *, where: str, file: Path) -> bool:
+    key = normalise_key(value)
+    if key in ("true", "yes", "1"):
+        return True
+    if key in ("false", "no", "0"):
+        return False
+    raise InputError(f"{where} must be true or false; got {value!r}.", file=file)
+
+
+def _level_str(value: Any) -> str:
+    """Levels are kept as strings; an integer-valued float (5.0) is written 5."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+@dataclass(frozen=True)
+class ValueSet:
+    """Ordered canonical levels with the raw spellings that mean each of them."""
+
+    name: str
+    levels: tuple[str, ...]
+    numeric: Mapping[str, float]
+    lookup: Mapping[str, str]      # normalise_key(raw) -> canonical level
+    is_integer_scale: bool         # levels are the integers low..high (Likert)
+
+    def level_numbers(self) -> dict[str, float]:
+        """Numeric value of each level: given ``numeric`` map, else the integer level, else rank."""
+        if self.numeric:
+            return dict(self.numeric)
+        if self.is_integer_scale:
+            return {lv: float(lv) for lv in self.levels}
+        return {lv: float(i) for i, lv in enumerate(self.levels)}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One applicability condition: ``variable op value``."""
+
+    variable: str
+    op: str
+    value: Any
+
+    def describe(self) -> str:
+        return f"{self.variable} {self.op} {self.value!r}"
+
+    def evaluate(self, column: pd.Series) -> pd.Series:
+        """Boolean Series (NA where the context value is missing)."""
+        col = column
+        if self.op in ("in", "not_in"):
+            values = [str(v) for v in self.value]
+            out = col.astype("string").isin(values)
+            out = out if self.op == "in" else ~out
+        elif self.op in ("==", "!="):
+            if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+                out = col.astype("Float64") == float(self.value)
+            elif pd.api.types.is_bool_dtype(col):
+                want = normalise_key(self.value) in ("yes", "true", "1")
+                out = col.astype("boolean") == want
+            else:
+                out = col.astype("string") == str(self.value)
+            out = out if self.op == "==" else ~out
+        else:
+            num = pd.to_numeric(col, errors="coerce").astype("Float64")
+            v = float(self.value)
+            out = {">=": num >= v, ">": num > v, "<=": num <= v, "<": num < v}[self.op]
+        out = out.astype("boolean")
+        return out.mask(col.isna(), pd.NA)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One codebook variable (see the keys documented in the default codebook)."""
+
+    name: str
+    label_en: str
+    label_fi: str
+    role: str
+    type: str
+    sources: tuple[str, ...]
+    source_columns: Mapping[str, str] = field(default_factory=dict)
+    value_set: ValueSet | None = None
+    id_format: str | None = None
+    range: tuple[float, float] | None = None
+    required: bool = False
+    applicable_if: tuple[Condition, ...] = ()
+    pseudonymise: str | None = None
+    output_name: str | None = None
+    allow_in_output: bool = False
+    description: str = ""
+
+    @property
+    def out_name(self) -> str:
+        return self.output_name or self.name
+
+    def column_in(self, kind: str) -> str:
+        """Raw column name of this variable in a file of ``kind``."""
+        return self.source_columns.get(kind, self.name)
+
+
+@dataclass(frozen=True)
+class Codebook:
+    """A validated codebook. Build it with :func:`load_codebook`."""
+
+    name: str
+    description: str
+    path: Path | None
+    missing_codes: frozenset[str]
+    id_formats: Mapping[str, str]
+    value_sets: Mapping[str, ValueSet]
+    variables: Mapping[str, Variable]
+
+    def __getitem__(self, name: str) -> Variable:
+        return self.variables[name]
+
+    def for_kind(self, kind: str) -> list[Variable]:
+        """Variables read from files of ``kind`` (in codebook order)."""
+        return [v for v in self.variables.values() if kind in v.sources]
+
+    @property
+    def behaviours(self) -> list[Variable]:
+        return [v for v in self.variables.values() if v.role == "behaviour"]
+
+    def output_allowed(self, variable: Variable) -> bool:
+        """Whether the variable may reach data/processed (pii only when explicitly allowed)."""
+        return variable.role != "pii" or variable.allow_in_output
+
+    # --- derived schemas --------------------------------------------------------------------
+    def field_descriptor(self, variable: Variable) -> dict[str, Any]:
+        """Frictionless field descriptor of one variable as it appears in processed outputs."""
+        ftype = {"binary": "boolean", "count": "integer", "continuous": "number",
+                 "datetime": "datetime", "nominal": "string", "ordinal": "string"}[variable.type]
+        desc = {"name": variable.out_name, "title": variable.label_en,
+                "description": variable.description or variable.label_en,
+                "type": ftype, "svc:label_fi": variable.label_fi, "svc:role": variable.role}
+        constraints: dict[str, Any] = {}
+        vs = variable.value_set
+        if variable.pseudonymise:
+            desc["description"] = (f"{variable.label_en}: keyed-hash pseudonym "
+                                   f"'{variable.pseudonymise}_' + 10 hex (HMAC-SHA256)")
+        elif vs is not None and variable.type in ("ordinal", "nominal"):
+            if vs.is_integer_scale:
+                desc["type"] = "integer"
+                desc["categories"] = [int(x) for x in vs.levels]
+            else:
+                desc["categories"] = list(vs.levels)
+                constraints["enum"] = list(vs.levels)
+            if variable.type == "ordinal":
+                desc["categoriesOrdered"] = True
+        if variable.range is not None:
+            constraints["minimum"], constraints["maximum"] = variable.range
+        if variable.required:
+            constraints["required"] = True
+        if variable.applicable_if:
+            desc["svc:applicable_if"] = [c.describe() for c in variable.applicable_if]
+        if constraints:
+            desc["constraints"] = constraints
+        return desc
+
+    def table_schema(self, columns: list[str], *, extra: Mapping[str, dict] | None = None,
+                     primary_key: list[str] | None = None) -> dict[str, Any]:
+        """Frictionless Table Schema for a processed table with ``columns`` (in that order).
+
+        Codebook variables are described from the codebook; other columns from ``extra``
+        (derived columns such as ``<behaviour>_status``).
+        """
+        by_out = {v.out_name: v for v in self.variables.values()}
+        extra = dict(extra or {})
+        fields = []
+        for col in columns:
+            if col in extra:
+                fields.append({"name": col, **extra[col]})
+            elif col in by_out:
+                fields.append(self.field_descriptor(by_out[col]))
+            else:
+                raise ValueError(f"column {col!r} is neither a codebook variable nor described in `extra`.")
+        schema: dict[str, Any] = {"fields": fields, "missingValues": [""]}
+        if primary_key:
+            schema["primaryKey"] = list(primary_key)
+        return schema
+
+    def to_pandera(self, columns: list[str] | None = None):
+        """pandera ``DataFrameSchema`` of ``encounters.parquet`` derived from the codebook.
+
+        Checks dtypes (boolean for binary, ordered categorical for ordinal levels, Int64 for
+        integer Likert scales, float for continuous, datetime64 for datetimes), allowed levels,
+        valid ranges and uniqueness of ``encounter_id``; pii columns are only admitted when the
+        codebook allows them. ``columns`` restricts the schema to the columns present.
+        """
+        import pandera.pandas as pa
+
+        cols = {}
+        for v in self.variables.values():
+            if not self.output_allowed(v) or v.role == "id" and v.name == "coder":
+                continue
+            name = v.out_name
+            if columns is not None and name not in columns:
+                continue
+            checks = []
+            vs = v.value_set
+            if v.pseudonymise:
+                dtype = None
+                checks.append(pa.Check.str_matches(rf"^{v.pseudonymise}_[0-9a-f]{{10}}$"))
+            elif v.id_format:
+                dtype = None
+                checks.append(pa.Check.str_matches(_id_regex(self.id_formats[v.id_format])))
+            elif v.type == "binary":
+                dtype = "boolean"
+            elif v.type == "datetime":
+                dtype = None
+                checks.append(pa.Check(lambda s: pd.api.types.is_datetime64_any_dtype(s),
+                                       element_wise=False, error="datetime64 dtype"))
+            elif v.type in ("continuous",):
+                dtype = "float64"
+            elif v.type == "count":
+                dtype = "Int64"
+            elif vs is not None and vs.is_integer_scale:
+                dtype = "Int64"
+                checks.append(pa.Check.isin([int(x) for x in vs.levels]))
+            elif vs is not None:
+                dtype = pd.CategoricalDtype(list(vs.levels), ordered=v.type == "ordinal")
+            else:
+                dtype = None
+            if v.range is not None:
+                checks.append(pa.Check.in_range(*v.range))
+            cols[name] = pa.Column(dtype, checks=checks, nullable=not v.required,
+                                   unique=name == "encounter_id", required=True)
+        return pa.DataFrameSchema(cols, strict=False, name=f"{self.name} encounters")
+
+
+def _id_regex(fmt: str) -> str:
+    m = re.fullmatch(r"(.*)\{:0(\d+)d\}(.*)", fmt)
+    return "^" + re.escape(m.group(1)) + rf"\d{{{m.group(2)},}}" + re.escape(m.group(3)) + "$"
+
+
+def default_codebook_path() -> Path:
+    """The package's default codebook (copied into every simulated study)."""
+    return Path(__file__).resolve().parent / "resources" / "default_codebook.yaml"
+
+
+def load_codebook(path: str | Path | None = None) -> Codebook:
+    """Read and validate a codebook YAML file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The codebook file; default :func:`default_codebook_path`.
+
+    Returns
+    -------
+    Codebook
+
+    Raises
+    ------
+    InputError
+        When the file is missing, is not YAML, or a variable is malformed; the message names
+        the codebook file and the variable (the CLI prints it as one line).
+
+    Notes
+    -----
+    Unquoted ``yes``/``no``/``true`` stay strings (YAML 1.1 would make them booleans). Validated
+    by ``tests/test_codebook.py`` (round trip of the default codebook, one test per rule).
+    """
+    path = Path(path) if path is not None else default_codebook_path()
+    if not path.is_file():
+        raise InputError("codebook file not found; expected a YAML codebook (see docs/own_data.md).",
+                         file=path)
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StringLoader)  # noqa: S506 - SafeLoader subclass
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"not a valid UTF-8 YAML codebook ({first}).", file=path) from None
+    return codebook_from_dict(raw, path=path)
+
+
+def codebook_from_dict(raw: Any, *, path: Path | None = None) -> Codebook:
+    """Validate a parsed codebook mapping (see :func:`load_codebook`)."""
+    where = path if path is not None else "<codebook>"
+
+    def err(msg: str, var: str | None = None):
+        prefix = f"variable '{var}': " if var else ""
+        return InputError(prefix + msg, file=where)
+
+    if not isinstance(raw, dict):
+        raise err(f"expected a mapping with keys {sorted(_TOP_KEYS)}; got {type(raw).__name__}.")
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        raise err(f"unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}.")
+    if str(raw.get("format_version", "1")) != "1":
+        raise err(f"format_version must be 1; got {raw.get('format_version')!r}.")
+    missing_codes = raw.get("missing_codes", [])
+    if not isinstance(missing_codes, list):
+        raise err("missing_codes must be a list of strings.")
+    missing = frozenset(normalise_key(m) for m in missing_codes) | {""}
+
+    id_formats = raw.get("id_formats", {}) or {}
+    if not isinstance(id_formats, dict):
+        raise err("id_formats must be a mapping name -> format such as 'ENC-{:06d}'.")
+    for name, fmt in id_formats.items():
+        if not isinstance(fmt, str) or not re.fullmatch(r"[^{}]*\{:0\d+d\}[^{}]*", fmt):
+            raise err(f"id_formats['{name}'] must contain one '{{:0Nd}}' field like 'ENC-{{:06d}}'; got {fmt!r}.")
+
+    value_sets: dict[str, ValueSet] = {}
+    vs_raw = raw.get("value_sets", {}) or {}
+    if not isinstance(vs_raw, dict):
+        raise err("value_sets must be a mapping.")
+    for name, spec in vs_raw.items():
+        value_sets[name] = _value_set(name, spec, missing, err)
+
+    variables_raw = raw.get("variables")
+    if not isinstance(variables_raw, dict) or not variables_raw:
+        raise err("`variables` must be a non-empty mapping of variable name -> description.")
+    variables: dict[str, Variable] = {}
+    for name, spec in variables_raw.items():
+        name = str(name)
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise err("variable names must be snake_case (a-z, 0-9, _).", name)
+        variables[name] = _variable(name, spec, value_sets, id_formats, err, path)
+    # conditions and output names refer to other variables
+    outs: dict[str, str] = {}
+    for v in variables.values():
+        for c in v.applicable_if:
+            if c.variable not in variables:
+                raise err(f"applicable_if refers to unknown variable '{c.variable}'.", v.name)
+        if v.out_name in outs:
+            raise err(f"output name '{v.out_name}' already used by '{outs[v.out_name]}'.", v.name)
+        outs[v.out_name] = v.name
+    if "encounter_id" not in variables or variables["encounter_id"].role != "id":
+        raise err("the codebook must define 'encounter_id' with role 'id' (it links every file).")
+    return Codebook(name=str(raw.get("name", path.stem if path else "codebook")),
+                    description=str(raw.get("description", "") or ""), path=path,
+                    missing_codes=missing, id_formats=dict(id_formats), value_sets=value_sets,
+                    variables=variables)
+
+
+def _value_set(name: str, spec: Any, missing: frozenset[str], err) -> ValueSet:
+    label = f"value set '{name}'"
+    if not isinstance(spec, dict) or "levels" not in spec:
+        raise err(f"{label} must be a mapping with `levels` (and optional aliases, labels, numeric).")
+    unknown = set(spec) - {"levels", "aliases", "labels", "numeric"}
+    if unknown:
+        raise err(f"{label} has unknown key(s) {sorted(unknown)}.")
+    levels = spec["levels"]
+    if not isinstance(levels, list) or len(levels) < 2:
+        raise err(f"{label}: `levels` must list at least two levels.")
+    levels_s = tuple(_level_str(x) for x in levels)
+    if len(set(levels_s)) != len(levels_s):
+        raise err(f"{label}: `levels` repeats a level.")
+    lookup: dict[str, str] = {}
+
+    def add(key: Any, level: str, what: str):
+        k = normalise_key(_level_str(key))
+        if k in missing:
+            raise err(f"{label}: {what} {key!r} is also a missing code.")
+        if k in lookup and lookup[k] != level:
+            raise err(f"{label}: {what} {key!r} maps to both '{lookup[k]}' and '{level}'.")
+        lookup[k] = level
+
+    for lv in levels_s:
+        add(lv, lv, "level")
+    aliases = spec.get("aliases", {}) or {}
+    if not isinstance(aliases, dict):
+        raise err(f"{label}: `aliases` must map a level to a list of spellings.")
+    for lv, spellings in aliases.items():
+        lv = _level_str(lv)
+        if lv not in levels_s:
+            raise err(f"{label}: aliases given for '{lv}', which is not one of its levels {list(levels_s)}.")
+        if not isinstance(spellings, list):
+            raise err(f"{label}: aliases of '{lv}' must be a list.")
+        for s in spellings:
+            add(s, lv, "alias")
+    labels = spec.get("labels", {}) or {}
+    if not isinstance(labels, dict):
+        raise err(f"{label}: `labels` must map a label to a level.")
+    for text, lv in labels.items():
+        lv = _level_str(lv)
+        if lv not in levels_s:
+            raise err(f"{label}: label {text!r} maps to '{lv}', not one of its levels {list(levels_s)}.")
+        add(text, lv, "label")
+    numeric = spec.get("numeric", {}) or {}
+    if not isinstance(numeric, dict):
+        raise err(f"{label}: `numeric` must map each level to a number.")
+    numeric_f: dict[str, float] = {}
+    for lv, x in numeric.items():
+        lv = _level_str(lv)
+        if lv not in levels_s:
+            raise err(f"{label}: numeric value given for '{lv}', not one of its levels.")
+        try:
+            numeric_f[lv] = float(x)
+        except (TypeError, ValueError):
+            raise err(f"{label}: numeric value of '{lv}' must be a number; got {x!r}.") from None
+    if numeric_f and set(numeric_f) != set(levels_s):
+        raise err(f"{label}: `numeric` must give a number for every level {list(levels_s)}.")
+    is_int = all(re.fullmatch(r"-?\d+", lv) for lv in levels_s) and \
+        [int(x) for x in levels_s] == list(range(int(levels_s[0]), int(levels_s[0]) + len(levels_s)))
+    return ValueSet(name=name, levels=levels_s, numeric=numeric_f, lookup=lookup,
+                    is_integer_scale=bool(is_int))
+
+
+def _variable(name, spec, value_sets, id_formats, err, path) -> Variable:
+    if not isinstance(spec, dict):
+        raise err("must be a mapping with at least role, type and sources.", name)
+    unknown = set(spec) - _VARIABLE_KEYS
+    if unknown:
+        raise err(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_VARIABLE_KEYS)}.", name)
+    role = spec.get("role")
+    if role not in ROLES:
+        raise err(f"role must be one of {list(ROLES)}; got {role!r}.", name)
+    vtype = spec.get("type")
+    if vtype not in TYPES:
+        raise err(f"type must be one of {list(TYPES)}; got {vtype!r}.", name)
+    sources = spec.get("sources")
+    if isinstance(sources, str):
+        sources = [sources]
+    if not isinstance(sources, list) or not sources or any(s not in FILE_KINDS for s in sources):
+        raise err(f"sources must list file kinds from {list(FILE_KINDS)}; got {sources!r}.", name)
+    source_columns = spec.get("source_columns", {}) or {}
+    if not isinstance(source_columns, dict) or any(k not in sources for k in source_columns):
+        raise err(f"source_columns must map one of its sources {sources} to a raw column name.", name)
+    vs = None
+    if "value_set" in spec:
+        if spec["value_set"] not in value_sets:
+            raise err(f"value_set '{spec['value_set']}' is not defined under value_sets "
+                      f"(defined: {sorted(value_sets)}).", name)
+        vs = value_sets[spec["value_set"]]
+    if vtype in ("binary", "ordinal") and vs is None:
+        raise err(f"type '{vtype}' needs a value_set giving its levels.", name)
+    if vtype == "binary" and len(vs.levels) != 2:
+        raise err(f"type 'binary' needs a value set with exactly two levels; '{vs.name}' has {len(vs.levels)}.", name)
+    id_format = spec.get("id_format")
+    if id_format is not None and id_format not in id_formats:
+        raise err(f"id_format '{id_format}' is not defined under id_formats (defined: {sorted(id_formats)}).", name)
+    rng = spec.get("range")
+    if rng is not None:
+        if (not isinstance(rng, list) or len(rng) != 2
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in rng)
+                or rng[0] > rng[1]):
+            raise err(f"range must be [low, high] with low <= high; got {rng!r}.", name)
+        if vtype not in ("continuous", "count", "ordinal"):
+            raise err(f"range applies to numbers; type is '{vtype}'.", name)
+        rng = (float(rng[0]), float(rng[1]))
+    conds = []
+    for c in spec.get("applicable_if", []) or []:
+        if not isinstance(c, dict) or set(c) != {"variable", "op", "value"}:
+            raise err("each applicable_if condition must be {variable, op, value}.", name)
+        if c["op"] not in OPS:
+            raise err(f"applicable_if op must be one of {list(OPS)}; got {c['op']!r}.", name)
+        if c["op"] in ("in", "not_in") and not isinstance(c["value"], list):
+            raise err(f"applicable_if op '{c['op']}' needs a list value.", name)
+        if c["op"] in (">=", ">", "<=", "<"):
+            try:
+                float(c["value"])
+            except (TypeError, ValueError):
+                raise err(f"applicable_if op '{c['op']}' needs a number; got {c['value']!r}.", name) from None
+        value = c["value"]
+        value = [_level_str(x) for x in value] if isinstance(value, list) else (
+            value if c["op"] in (">=", ">", "<=", "<") else _level_str(value))
+        conds.append(Condition(str(c["variable"]), c["op"], value))
+    pseud = spec.get("pseudonymise")
+    if pseud is not None and not re.fullmatch(r"[a-z]{2,8}", str(pseud)):
+        raise err(f"pseudonymise must be a short lower-case prefix such as 'emp'; got {pseud!r}.", name)
+    allow = _flag(spec.get("allow_in_output", "false"), where=f"variable '{name}': allow_in_output", file=path)
+    if allow and role != "pii":
+        raise err("allow_in_output only applies to role 'pii'.", name)
+    return Variable(
+        name=name, label_en=str(spec.get("label_en", name)), label_fi=str(spec.get("label_fi", name)),
+        role=role, type=vtype, sources=tuple(sources),
+        source_columns={str(k): str(v) for k, v in source_columns.items()}, value_set=vs,
+        id_format=id_format, range=rng,
+        required=_flag(spec.get("required", "false"), where=f"variable '{name}': required", file=path),
+        applicable_if=tuple(conds), pseudonymise=pseud, output_name=spec.get("output_name"),
+        allow_in_output=allow, description=str(spec.get("description", "") or ""),
+    )
+
+
+# --- normaliser ---------------------------------------------------------------------------------
+
+@dataclass
+class Normalised:
+    """Result of :func:`normalise` for one raw column.
+
+    ``values``: normalised values (dtype by variable type; NA where missing or a problem);
+    ``problem``: reason code per row (``unknown_code``, ``out_of_range``, ``unparseable_time``,
+    ``invalid_id``) or NA; ``missing``: True where the raw value was empty or a missing code.
+    Every row is exactly one of: a value, missing, or a problem (conservation).
+    """
+
+    values: pd.Series
+    problem: pd.Series
+    missing: pd.Series
+
+
+def parse_number(values: pd.Series) -> pd.Series:
+    """Numbers written with a decimal point or comma (``3,5``); float with NaN where not a number."""
+    s = values.astype("string").str.strip().str.replace("\u2212", "-", regex=False)
+    # a decimal comma only when there is no point; "1.234,5" thousands style -> drop points
+    both = s.str.contains(",", regex=False) & s.str.contains(".", regex=False)
+    s = s.mask(both.fillna(False), s.str.replace(".", "", regex=False))
+    s = s.str.replace(",", ".", regex=False).str.replace(" ", "", regex=False)
+    return pd.to_numeric(s, errors="coerce").astype("float64")
+
+
+def parse_datetime(values: pd.Series) -> pd.Series:
+    """Finnish and ISO date-times (``22.11.2026 14.05``, ``2.3.2026 10.15``, ``2026-03-02 10:15``).
+
+    Every value is tried against the layouts of ``DATETIME_FORMATS`` in turn (vectorised per
+    layout); NaT where none fits. Excel serial day numbers (``46083.43``) are also accepted.
+    """
+    s = values.astype("string").str.strip()
+    s = s.str.replace(r"\s+", " ", regex=True)
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
+    todo = s.notna()
+    for fmt in DATETIME_FORMATS:
+        if not todo.any():
+            break
+        parsed = pd.to_datetime(s[todo], format=fmt, errors="coerce")
+        ok = parsed.notna()
+        if ok.any():
+            out.loc[ok[ok].index] = parsed[ok].astype("datetime64[us]")
+            todo.loc[ok[ok].index] = False
+    if todo.any():
+        num = parse_number(s[todo])
+        serial = num.where((num > 20000) & (num < 80000))
+        ok = serial.notna()
+        if ok.any():
+            conv = pd.Timestamp("1899-12-30") + pd.to_timedelta(serial[ok] * 86400, unit="s").round("s")
+            out.loc[ok[ok].index] = conv.astype("datetime64[us]")
+    return out
+
+
+def canonical_id(values: pd.Series, fmt: str) -> pd.Series:
+    """Canonical identifiers: extract the digits and format them (``e12`` → ``E-00012``).
+
+    The one documented rule of the project (docs/study_layout.md): every digit in the raw value,
+    in order, read as one integer, formatted with ``fmt`` (``ENC-{:06d}``). Values without a
+    digit are NA (reported as ``invalid_id`` by :func:`normalise`).
+    """
+    m = re.fullmatch(r"([^{}]*)\{:0(\d+)d\}([^{}]*)", fmt)
+    prefix, width, suffix = m.group(1), int(m.group(2)), m.group(3)
+    digits = values.astype("string").str.replace(r"\D+", "", regex=True)
+    digits = digits.mask(digits == "", pd.NA)
+    # int() then str() drops leading zeros; zfill restores the fixed width
+    stripped = digits.str.lstrip("0")
+    stripped = stripped.mask((stripped == "").fillna(False), "0")
+    return (prefix + stripped.str.zfill(width) + suffix).astype("string")
+
+
+def normalise(values: pd.Series, variable: Variable, codebook: Codebook) -> Normalised:
+    """Normalise one raw column of strings by the codebook rules for ``variable``.
+
+    Vectorised: the work is done on the unique raw values and mapped back, so a million rows
+    with a few dozen distinct spellings cost one factorisation.
+
+    Parameters
+    ----------
+    values : Series
+        Raw cells as strings (NA for empty), as returned by ``svcresearch.io.read_table``.
+    variable : Variable
+        The codebook variable the column holds.
+    codebook : Codebook
+        For missing codes and identifier formats.
+
+    Returns
+    -------
+    Normalised
+        Values with a dtype by type (``string`` levels for binary/ordinal/nominal; Int64 levels
+        for integer Likert scales; float64 for numbers; datetime64 for datetimes), the problem
+        code per row and the missing flag.
+
+    Notes
+    -----
+    Idempotent (normalising normalised values gives the same values), and conservative (every
+    input is mapped, marked missing, or reported) — both checked with hypothesis in
+    ``tests/test_codebook.py``.
+    """
+    check_type("values", values, pd.Series)
+    raw = values.astype("string")
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    uniq = pd.Series(uniques, dtype="string")
+    keys = uniq.map(normalise_key, na_action="ignore").astype("string")
+    u_missing = keys.isin(codebook.missing_codes).to_numpy(dtype=bool)
+    u_problem = np.full(len(uniq), None, dtype=object)
+    vs = variable.value_set
+
+    if variable.id_format:
+        u_vals = canonical_id(uniq, codebook.id_formats[variable.id_format])
+        u_problem[(u_vals.isna().to_numpy()) & ~u_missing] = "invalid_id"
+    elif variable.type == "datetime":
+        u_vals = parse_datetime(uniq)
+        u_problem[u_vals.isna().to_numpy() & ~u_missing] = "unparseable_time"
+    elif variable.type in ("continuous", "count"):
+        u_vals = parse_number(uniq)
+        bad = u_vals.isna().to_numpy() & ~u_missing
+        u_problem[bad] = "unknown_code"
+        if variable.type == "count":
+            frac = (u_vals % 1 != 0).fillna(False).to_numpy() | (u_vals < 0).fillna(False).to_numpy()
+            u_problem[frac & ~u_missing] = "out_of_range"
+        if variable.range is not None:
+            lo, hi = variable.range
+            out = ((u_vals < lo) | (u_vals > hi)).fillna(False).to_numpy()
+            u_problem[out & ~u_missing] = "out_of_range"
+    elif vs is not None:
+        mapped = keys.map(lambda k: vs.lookup.get(k), na_action="ignore")
+        u_vals = pd.Series(mapped, dtype="string")
+        unmapped = u_vals.isna().to_numpy() & ~u_missing
+        u_problem[unmapped] = "unknown_code"
+        if vs.is_integer_scale:
+            num = parse_number(uniq)
+            lo, hi = int(vs.levels[0]), int(vs.levels[-1])
+            if variable.range is not None:
+                lo, hi = variable.range
+            numeric_level = num.notna().to_numpy() & unmapped
+            is_int = (num % 1 == 0).fillna(False).to_numpy()
+            inside = ((num >= lo) & (num <= hi)).fillna(False).to_numpy()
+            good = numeric_level & is_int & inside
+            u_vals = u_vals.mask(pd.Series(good, index=u_vals.index),
+                                 num.astype("Int64").astype("string"))
+            u_problem[numeric_level & ~good] = "out_of_range"
+            u_problem[good] = None
+    else:
+        # free nominal (coder, names, comments): trim and collapse whitespace only
+        u_vals = uniq.map(lambda x: " ".join(x.split()), na_action="ignore").astype("string")
+        u_missing = u_missing | (u_vals == "").fillna(True).to_numpy()
+
+    u_vals = u_vals.copy()
+    bad_or_missing = pd.Series(u_missing | pd.notna(u_problem), index=u_vals.index)
+    u_vals = u_vals.mask(bad_or_missing)
+    if vs is not None and vs.is_integer_scale and not variable.id_format:
+        u_vals = pd.to_numeric(u_vals, errors="coerce").astype("Int64")
+
+    na_row = codes < 0
+    take = np.where(na_row, 0, codes)
+    if len(uniq) == 0:
+        vals = pd.Series(pd.array([pd.NA] * len(raw), dtype=u_vals.dtype if len(u_vals.dtype.name) else "string"),
+                         index=values.index)
+        problem = pd.Series([pd.NA] * len(raw), index=values.index, dtype="string")
+        missing = pd.Series(True, index=values.index)
+        return Normalised(vals, problem, missing)
+    vals = u_vals.take(take).reset_index(drop=True)
+    vals[na_row] = pd.NA if vals.dtype != "datetime64[us]" else pd.NaT
+    vals.index = values.index
+    problem = pd.Series(u_problem[take], index=values.index, dtype="string")
+    problem[na_row] = pd.NA
+    missing = pd.Series(u_missing[take] | na_row, index=values.index)
+    return Normalised(vals, problem, missing)
+
+
+def level_numeric(values: pd.Series, variable: Variable) -> pd.Series:
+    """Numeric code of normalised levels (no=0 yes=1; none=0 polite=1 genuine=2; Likert value)."""
+    vs = variable.value_set
+    if vs is None:
+        raise ValueError(f"variable '{variable.name}' has no value set; numeric codes need levels.")
+    mapping = vs.level_numbers()
+    return values.astype("string").map(mapping).astype("float64")
+
+
+def is_nan(x: Any) -> bool:
+    return x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x))
