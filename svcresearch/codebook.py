@@ -46,7 +46,7 @@ _VARIABLE_KEYS = {
     "description",
 }
 _TOP_KEYS = {"format_version", "name", "description", "missing_codes", "id_formats", "value_sets",
-             "variables"}
+             "variables", "scales"}
 
 # Date-time layouts met in Finnish and international field data, tried in this order. Finnish
 # usage writes the time with a dot (14.05); spreadsheets re-export ISO with seconds or a "T".
@@ -187,6 +187,7 @@ class Codebook:
     id_formats: Mapping[str, str]
     value_sets: Mapping[str, ValueSet]
     variables: Mapping[str, Variable]
+    scales: Mapping[str, dict] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Variable:
         return self.variables[name]
@@ -405,10 +406,22 @@ def codebook_from_dict(raw: Any, *, path: Path | None = None) -> Codebook:
         outs[v.out_name] = v.name
     if "encounter_id" not in variables or variables["encounter_id"].role != "id":
         raise err("the codebook must define 'encounter_id' with role 'id' (it links every file).")
+    scales = {}
+    for sname, sspec in (raw.get("scales", {}) or {}).items():
+        if not isinstance(sspec, dict) or not isinstance(sspec.get("items"), list) or len(sspec["items"]) < 2:
+            raise err(f"scale '{sname}' must be a mapping with `items` (a list of at least two variables).")
+        for item in sspec["items"]:
+            if item not in variables or variables[item].type not in ("ordinal", "continuous", "count"):
+                raise err(f"scale '{sname}': item '{item}' must be a numeric (ordinal/continuous) variable.")
+        if sname in variables or sname in outs:
+            raise err(f"scale '{sname}' has the name of a variable.")
+        scales[str(sname)] = {"items": [str(i) for i in sspec["items"]],
+                              "label_en": str(sspec.get("label_en", sname)),
+                              "label_fi": str(sspec.get("label_fi", sname))}
     return Codebook(name=str(raw.get("name", path.stem if path else "codebook")),
                     description=str(raw.get("description", "") or ""), path=path,
                     missing_codes=missing, id_formats=dict(id_formats), value_sets=value_sets,
-                    variables=variables)
+                    variables=variables, scales=scales)
 
 
 def _value_set(name: str, spec: Any, missing: frozenset[str], err) -> ValueSet:
