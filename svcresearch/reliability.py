@@ -114,6 +114,11 @@ class _Ratings:
         return self.counts.sum(axis=1)
 
 
+def _show(x: Any) -> str:
+    """repr of a label without numpy's ``np.int64(...)`` wrapper."""
+    return repr(x.item() if isinstance(x, np.generic) else x)
+
+
 def _is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
 
@@ -146,14 +151,14 @@ def _prepare(data: Any, *, unit: str, rater: str, value: str, categories: Sequen
     if dup.any():
         first = frame.loc[dup].iloc[0]
         raise InputError(
-            f"{int(dup.sum())} rows repeat a (unit, rater) pair, e.g. unit {first[unit]!r} rated by "
-            f"{first[rater]!r} more than once; expected one judgement per rater and unit "
+            f"{int(dup.sum())} rows repeat a (unit, rater) pair, e.g. unit {_show(first[unit])} rated by "
+            f"{_show(first[rater])} more than once; expected one judgement per rater and unit "
             f"(columns {unit!r}, {rater!r}). Resolve duplicate codings first.", column=value)
 
     unit_codes, units = pd.factorize(frame[unit], sort=True)
     rater_codes, raters = pd.factorize(frame[rater], sort=True)
     if len(raters) < min_raters:
-        shown = ", ".join(repr(r) for r in raters)
+        shown = ", ".join(_show(r) for r in raters)
         raise InputError(f"reliability needs at least {min_raters} raters; the data have "
                          f"{len(raters)} ({shown}).", column=rater)
 
@@ -248,14 +253,14 @@ def _disagreement(R: _Ratings, level: str) -> np.ndarray | None:
 def _require_two_raters_per_unit(R: _Ratings, what: str) -> None:
     if len(R.raters) != 2:
         raise InputError(f"{what} compares exactly two raters; the data have {len(R.raters)} "
-                         f"({', '.join(map(repr, list(R.raters)[:6]))}). Use fleiss_kappa, "
+                         f"({', '.join(map(_show, list(R.raters)[:6]))}). Use fleiss_kappa, "
                          "krippendorff_alpha or gwet_ac1 for more raters.", column=None)
     per_unit = R.per_unit
     bad = np.flatnonzero(per_unit != 2)
     if bad.size:
         raise InputError(
             f"{what} needs exactly two raters per unit; {bad.size} of {R.n_units} units have "
-            f"{int(per_unit[bad[0]])} judgement(s) (e.g. unit {R.units[bad[0]]!r}). Keep only units "
+            f"{int(per_unit[bad[0]])} judgement(s) (e.g. unit {_show(R.units[bad[0]])}). Keep only units "
             "rated by both raters, or use krippendorff_alpha / gwet_ac1, which allow missing "
             "judgements.")
 
