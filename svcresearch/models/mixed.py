@@ -1,0 +1,143 @@
+"""Linear mixed model with a random intercept, fitted on lme4's profiled (RE)ML criterion.
+
+Why our own code: statsmodels' MixedLM (the obvious library) stopped about 4e-5 (relative) short
+of lme4's REML optimum on ``sleepstudy`` and, on our simulated 2,000-row service data, returned an
+intercept of 0 with an SE of 2e6 and a zero employee variance (a failed fit reported as
+converged). For one random intercept the (restricted) likelihood profiled over the fixed effects
+and the residual variance is a function of a single number, theta = sigma_group / sigma, so we
+minimise lme4's own deviance formula over theta exactly (grid + bounded Brent) with closed-form
+per-group sums. This is exact, fast (a few ms), and returns lme4's ``logLik`` by construction:
+
+    -2 logLik_REML = sum_g log(1 + n_g theta^2) + log|R_X|^2 + (n - p)(1 + log(2 pi RSS / (n - p)))
+    -2 logLik_ML   = sum_g log(1 + n_g theta^2) + n (1 + log(2 pi RSS / n))
+
+with R_X'R_X = X'X - sum_g c_g s_g s_g', c_g = theta^2 / (1 + n_g theta^2), s_g = sum of x in g.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from .._validation import check_number, check_type
+from ._formula import build_design, check_full_rank, split_formula
+from ._results import ModelResult, tidy_params
+
+
+class MixedResult(ModelResult):
+    """Result of :func:`fit_mixed`; ``statistic`` is the t-statistic (estimate / SE)."""
+
+    kind = "mixed"
+
+
+def fit_mixed(data: pd.DataFrame, formula: str, *, groups: str, reml: bool = True,
+              missing: str = "drop", level: float = 0.95) -> MixedResult:
+    """Linear mixed model ``y ~ x + (1 | groups)`` fitted by REML (default) or ML.
+
+    Parameters
+    ----------
+    data : DataFrame
+    formula : str
+        ``"outcome ~ predictors"`` (formulaic/patsy syntax); the outcome must be numeric.
+    groups : str
+        Column whose levels get a random intercept (e.g. ``"employee"``).
+    reml : bool
+        Restricted maximum likelihood (lme4's default) or maximum likelihood (``REML = FALSE``;
+        use ML when comparing models with different fixed effects by likelihood ratio).
+    missing : {"drop", "raise"}
+        Rows with missing values in used columns are dropped (count in ``.n_dropped``) or raise.
+    level : float
+        Confidence level of the Wald intervals.
+
+    Returns
+    -------
+    MixedResult
+        ``.params`` (fixed effects; ``statistic`` = t = estimate / SE and ``p_value`` from the
+        normal distribution -- lme4 prints no p-values; with few groups prefer a
+        Kenward-Roger/Satterthwaite test), ``.vcov``, ``.loglik`` (lme4's ``logLik``, restricted
+        for REML), ``.variance_components`` (``group, variance, std`` with a ``Residual`` row),
+        ``.nobs``, ``.aic`` (as lme4: fixed effects + 2 variances), ``.converged``.
+
+    Notes
+    -----
+    Validated against R 4.2.2 / lme4 1.1.31 ``lmer(Reaction ~ Days + (1 | Subject),
+    sleepstudy)`` (REML and ML) and ``lmer`` on a simulated 2,000-row service data set:
+    fixed effects, SEs, variances and logLik to 1e-3 (tests/test_models_mixed.py).
+    """
+    check_type("groups", groups, str, what="a column name")
+    check_type("reml", reml, bool)
+    check_number("level", level, low=0.5, high=0.999999)
+    outcome, _ = split_formula(formula)
+    design = build_design(data, formula, groups=groups, missing=missing, intercept=True)
+    y = design.y
+    if pd.api.types.is_bool_dtype(y.dtype) or not pd.api.types.is_numeric_dtype(y.dtype):
+        raise ValueError(f"Outcome {outcome!r} must be numeric for fit_mixed; got dtype {y.dtype} "
+                         f"(use fit_logistic for yes/no outcomes, fit_ordinal for ratings).")
+    check_full_rank(design.X)
+    if len(design.group_labels) < 2:
+        raise ValueError(f"`groups` column {groups!r} has a single group in the used rows; a "
+                         f"random intercept needs at least two groups.")
+    X = design.X.to_numpy(dtype=float)
+    yv = y.to_numpy(dtype=float)
+    fit = _profiled_lmm(X, yv, design.groups, len(design.group_labels), reml)
+    k = X.shape[1]
+    terms = list(design.X.columns)
+    notes = []
+    if fit["theta"] < 1e-6:
+        notes.append(f"boundary (singular) fit: the {groups!r} variance is estimated as 0")
+    var_g, scale = fit["var_group"], fit["sigma2"]
+    vcomp = pd.DataFrame({"group": [groups, "Residual"], "variance": [var_g, scale],
+                          "std": [math.sqrt(var_g), math.sqrt(scale)]})
+    return MixedResult(
+        params=tidy_params(terms, fit["beta"], fit["vcov"], level=level),
+        vcov=pd.DataFrame(fit["vcov"], index=terms, columns=terms), loglik=fit["loglik"],
+        nobs=design.n_used, n_dropped=design.n_dropped, n_params=k + 2,
+        converged=fit["converged"], formula=formula, link="identity",
+        method="lmm (REML)" if reml else "lmm (ML)", variance_components=vcomp,
+        n_groups=len(design.group_labels), notes=notes)
+
+
+def _profiled_lmm(X, y, g, G, reml):
+    """Minimise lme4's profiled deviance over theta = sigma_group / sigma (random intercept)."""
+    n, p = X.shape
+    n_g = np.bincount(g, minlength=G).astype(float)
+    S = np.zeros((G, p))
+    for j in range(p):
+        S[:, j] = np.bincount(g, weights=X[:, j], minlength=G)
+    t = np.bincount(g, weights=y, minlength=G)
+    XtX, Xty, yty = X.T @ X, X.T @ y, float(y @ y)
+    dof = n - p if reml else n
+
+    def parts(theta):
+        lam = theta * theta
+        c = lam / (1.0 + n_g * lam)
+        A = XtX - (S * c[:, None]).T @ S
+        b = Xty - S.T @ (c * t)
+        L = np.linalg.cholesky(A)
+        beta = np.linalg.solve(A, b)
+        rss = yty - float(c @ (t * t)) - float(b @ beta)
+        dev = float(np.log1p(n_g * lam).sum()) + dof * (1.0 + math.log(2 * math.pi * rss / dof))
+        if reml:
+            dev += 2.0 * float(np.log(np.diag(L)).sum())
+        return dev, beta, rss, A
+
+    def deviance(theta):
+        return parts(theta)[0]
+
+    grid = np.concatenate([[0.0], np.logspace(-3, 2, 41)])
+    devs = [deviance(th) for th in grid]
+    i = int(np.argmin(devs))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+    if hi > lo:
+        res = optimize.minimize_scalar(deviance, bounds=(lo, hi), method="bounded",
+                                       options={"xatol": 1e-12, "maxiter": 500})
+        theta = float(res.x) if res.fun <= devs[i] else float(grid[i])
+        converged = bool(res.success)
+    else:
+        theta, converged = float(grid[i]), True
+    dev, beta, rss, A = parts(theta)
+    sigma2 = rss / dof
+    return {"theta": theta, "beta": beta, "sigma2": sigma2, "var_group": theta * theta * sigma2,
+            "vcov": sigma2 * np.linalg.inv(A), "loglik": -0.5 * dev, "converged": converged}
