@@ -407,7 +407,7 @@ def _point(spec: _Spec, R: _Ratings) -> float:
 def _bootstrap(specs: Sequence[_Spec], n_units: int, *, n_boot: int, seed: Any,
                progress: bool | None = None) -> list[np.ndarray]:
     """Replicates of every spec from the same resamples of units (vectorised per chunk)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain bar: tqdm.auto warns in kernels without ipywidgets
 
     F, layout = _stack(specs)
     rng = np.random.default_rng(seed)
