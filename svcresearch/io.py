@@ -687,3 +687,403 @@ def read_table(path, *, sheet: str | None = None, sep: str | None = None, encodi
     if sheet is not None or header_row is not None:
         raise ValueError(f"`sheet` and `header_row` do not apply to SPSS files; got them for a {ext} file.")
     return _read_sav(p, decimal=decimal)
+
+
+# --------------------------------------------------------------------------------------------
+# BORIS
+# --------------------------------------------------------------------------------------------
+_BORIS_NA = {"", "NA"}
+_MODIFIER_COL = re.compile(r"^modifier\s*#?\s*(\d+)$", re.IGNORECASE)
+# Columns that hold the observation (encounter) length, most specific first.
+_BORIS_DURATION_COLS = ("Coding duration", "Total duration", "Observation duration", "Total length",
+                        "Media duration (s)", "Observation duration by subject by observation")
+_BORIS_EXPECTED = (
+    "expected a BORIS events export: tabular (Time, Subject, Behavior, Status START/STOP/POINT — "
+    "v7 — or Observation id, Subject, Behavior, Behavior type START/STOP/POINT, Time — v8.9.11+), "
+    "aggregated (Observation id, Subject, Behavior, Modifiers or Modifier #1…, Behavior type "
+    "STATE/POINT, Start (s), Stop (s), Duration (s)), headerless aggregated rows, or a .boris project"
+)
+
+
+def _boris_rows(p: Path) -> list[tuple[str | None, int, list[str]]]:
+    """Every non-blank row of a BORIS export as (sheet, 1-based row/line, cells as str)."""
+    ext = p.suffix.lower()
+    if ext in EXCEL_EXTENSIONS:
+        wb = _open_workbook(p)
+        out = []
+        try:
+            for name in wb.sheetnames:
+                for k, r in enumerate(_sheet_rows(wb[name]), start=1):
+                    cells = ["" if c is None else c for c in r]
+                    while cells and cells[-1] == "":
+                        cells.pop()
+                    if cells:
+                        out.append((name, k, cells))
+        finally:
+            wb.close()
+        return out
+    raw = p.read_bytes()
+    if not _NONSPACE.search(raw):
+        raise InputError(f"is empty; {_BORIS_EXPECTED}", file=p)
+    ubuf, _enc = _decode(raw, file=p, encoding=None)
+    try:
+        text = ubuf.decode("utf-8")
+    except UnicodeDecodeError:
+        text = _cp1252(raw, file=p).decode("utf-8")
+    sep = _sniff_sep(text, default="\t" if ext == ".tsv" else ",")
+    try:
+        recs = _records(text, sep)
+    except _RaggedError as err:
+        raise InputError(f"cannot be parsed near line {err.line} ({err}); {_BORIS_EXPECTED}", file=p) from None
+    return [(None, ln, r) for ln, r in recs if any(c.strip() for c in r)]
+
+
+def _is_boris_header(cells: list[str]) -> bool:
+    s = {c.strip() for c in cells}
+    return "Behavior" in s and "Subject" in s and ("Status" in s or "Behavior type" in s)
+
+
+def _to_seconds(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Floats from BORIS time cells; ``NA``/blank are missing; returns (float array, unparseable mask)."""
+    s = values.astype(_STRING).str.strip()
+    missing = s.isna() | s.isin(list(_BORIS_NA))
+    num = pd.to_numeric(s.where(~missing), errors="coerce").astype("float64")
+    bad = num.isna() & ~missing
+    return num.to_numpy(dtype=float, na_value=np.nan), bad
+
+
+def _clean_modifiers(text: str) -> str:
+    bits = ["" if b.strip() == "NA" else b.strip() for b in text.split("|")]
+    while bits and bits[-1] == "":
+        bits.pop()
+    return "|".join(bits)
+
+
+def _join_modifiers(frame: pd.DataFrame, cols: list[str]) -> pd.Series:
+    """Pipe-joined modifiers, each part stripped; ``NA``/blank parts empty; trailing empties dropped.
+
+    ``Modifier #1``, ``Modifier #2`` … columns (v8.9.11+) are joined positionally so that they
+    read like the single pipe-joined ``Modifiers`` column of older exports.
+    """
+    if not cols:
+        return pd.Series([""] * len(frame), index=frame.index, dtype=_STRING)
+    parts = [frame[c].fillna("").astype(str) for c in cols]
+    joined = parts[0] if len(parts) == 1 else parts[0].str.cat(parts[1:], sep="|")
+    lookup = {v: _clean_modifiers(v) for v in pd.unique(joined)}
+    return joined.map(lookup).astype(_STRING)
+
+
+def _first_number(values: pd.Series) -> np.ndarray:
+    num, _bad = _to_seconds(values)
+    return num
+
+
+def _pair_states(ev: pd.DataFrame) -> pd.DataFrame:
+    """Pair START/STOP rows per observation × subject × behavior × modifiers, in time order.
+
+    A START pairs with the next row of its key when that row is a STOP; every other START is
+    unpaired (``stop_s`` NaN) and every other STOP is unpaired (``start_s`` NaN). Each input row
+    ends in exactly one output event.
+    """
+    if ev.empty:
+        return ev.assign(start_s=pd.Series(dtype=float), stop_s=pd.Series(dtype=float))
+    key = ["observation_id", "subject", "behavior", "modifiers"]
+    ev = ev.sort_values(key + ["time", "order"], kind="stable").reset_index(drop=True)
+    k = ev[key].astype(str)
+    same_next = np.ones(len(ev), dtype=bool)
+    for c in key:
+        col = k[c].to_numpy()
+        same_next[:-1] &= col[:-1] == col[1:]
+    same_next[-1] = False
+    status = ev["status"].to_numpy()
+    is_start = status == "START"
+    nxt_stop = np.zeros(len(ev), dtype=bool)
+    nxt_stop[:-1] = status[1:] == "STOP"
+    pair = is_start & nxt_stop & same_next
+    consumed = np.zeros(len(ev), dtype=bool)
+    consumed[1:] = pair[:-1]
+    time = ev["time"].to_numpy(dtype=float)
+    keep = ~consumed
+    out = ev.loc[keep].copy()
+    t_keep = time[keep]
+    pair_k = pair[keep]
+    stop_next = np.full(len(ev), np.nan)
+    stop_next[:-1] = time[1:]
+    out["start_s"] = np.where(status[keep] == "STOP", np.nan, t_keep)
+    out["stop_s"] = np.where(pair_k, stop_next[keep], np.where(status[keep] == "STOP", t_keep, np.nan))
+    return out
+
+
+def _boris_segment(header: list[str], rows: list[tuple[str | None, int, list[str]]], *, p: Path,
+                   meta_obs: str | None, meta_duration: float) -> pd.DataFrame:
+    names = [h.strip() for h in header]
+    width = len(names)
+    body = [r + [""] * (width - len(r)) if len(r) < width else r[:width] for _, _, r in rows]
+    frame = pd.DataFrame(body, columns=[f"__c{i}" for i in range(width)], dtype=_STRING)
+    first = {}
+    for i, n in enumerate(names):
+        first.setdefault(n, f"__c{i}")
+    col = first.get
+    mod_cols = sorted(((int(m.group(1)), first[n]) for n in first if (m := _MODIFIER_COL.match(n))))
+    modifiers = [c for _, c in mod_cols] or ([col("Modifiers")] if col("Modifiers") else [])
+
+    if col("Status") and col("Time"):
+        layout, type_col = "tabular", col("Status")
+    elif col("Behavior type") and col("Time") and not col("Start (s)"):
+        layout, type_col = "tabular", col("Behavior type")
+    elif col("Behavior type") and col("Start (s)") and col("Stop (s)"):
+        layout, type_col = "aggregated", col("Behavior type")
+    else:
+        raise InputError(f"has an unrecognised BORIS header ({', '.join(n for n in names if n)}); "
+                         f"{_BORIS_EXPECTED}", file=p)
+    if col("Observation id"):
+        obs = frame[col("Observation id")]
+    elif meta_obs is not None:
+        obs = pd.Series([meta_obs] * len(frame), dtype=_STRING)
+    else:
+        raise InputError(f"has no 'Observation id' column or metadata row; {_BORIS_EXPECTED}", file=p)
+    dur_col = next((col(c) for c in _BORIS_DURATION_COLS if col(c)), None)
+    obs_dur = _first_number(frame[dur_col]) if dur_col else np.full(len(frame), meta_duration)
+    kind = frame[type_col].fillna("").str.strip().str.upper()
+    allowed = ("START", "STOP", "POINT") if layout == "tabular" else ("STATE", "POINT")
+    wrong = ~kind.isin(allowed)
+    if wrong.any():
+        i = int(np.flatnonzero(wrong.to_numpy())[0])
+        raise InputError(f"row {rows[i][1]} has {names[int(type_col[3:])]!r} "
+                         f"{frame[type_col].iloc[i]!r}; expected one of {', '.join(allowed)}", file=p)
+    base = pd.DataFrame({
+        "observation_id": obs.fillna("").str.strip().astype(_STRING),
+        "subject": frame[col("Subject")].fillna("").str.strip().astype(_STRING),
+        "behavior": frame[col("Behavior")].fillna("").str.strip().astype(_STRING),
+        "modifiers": _join_modifiers(frame, modifiers),
+        "observation_duration_s": obs_dur,
+        "source_row": np.array([r[1] for r in rows], dtype=np.int64),
+        "source_sheet": [r[0] for r in rows],
+    })
+    if layout == "aggregated":
+        start, bad_start = _to_seconds(frame[col("Start (s)")])
+        stop, bad_stop = _to_seconds(frame[col("Stop (s)")])
+        is_point = (kind == "POINT").to_numpy()
+        base["behavior_type"] = np.where(is_point, "POINT", "STATE")
+        base["start_s"] = start
+        base["stop_s"] = np.where(is_point, start, stop)
+        raw_bad = np.where(bad_start.to_numpy(), frame[col("Start (s)")].to_numpy(dtype=object),
+                           np.where(bad_stop.to_numpy() & ~is_point, frame[col("Stop (s)")].to_numpy(dtype=object),
+                                    None))
+        base["unparsed_time"] = pd.array(list(raw_bad), dtype=_STRING)
+        return base
+    time, bad = _to_seconds(frame[col("Time")])
+    base["time"] = time
+    base["order"] = np.arange(len(base))
+    base["status"] = kind.to_numpy()
+    bad = bad.to_numpy() | np.isnan(time)
+    base["unparsed_time"] = pd.array([v if b else None for v, b in
+                                      zip(frame[col("Time")].tolist(), bad)], dtype=_STRING)
+    point = base.loc[(base["status"] == "POINT").to_numpy() | bad].copy()
+    point["behavior_type"] = np.where(point["status"] == "POINT", "POINT", "STATE")
+    point["start_s"] = np.where(point["status"] == "STOP", np.nan, point["time"])
+    point["stop_s"] = np.where(point["status"] == "START", np.nan, point["time"])
+    state = _pair_states(base.loc[(base["status"] != "POINT").to_numpy() & ~bad])
+    state["behavior_type"] = "STATE"
+    out = pd.concat([point, state], ignore_index=True)
+    return out.drop(columns=["time", "order", "status"])
+
+
+def _boris_headerless(rows, *, p: Path) -> pd.DataFrame | None:
+    """Aggregated rows without a header: find the STATE/POINT column by shape."""
+    widths = {len(r) for _, _, r in rows}
+    if len(widths) != 1:
+        return None
+    width = widths.pop()
+    for k in range(5, width - 2):
+        kinds = {r[k].strip().upper() for _, _, r in rows}
+        if not kinds <= {"STATE", "POINT"}:
+            continue
+        ok = True
+        for _, _, r in rows:
+            for v in (r[k + 1], r[k + 2]):
+                v = v.strip()
+                if v not in _BORIS_NA:
+                    try:
+                        float(v)
+                    except ValueError:
+                        ok = False
+                        break
+            if not ok:
+                break
+        if not ok:
+            continue
+        header = [""] * width
+        header[0], header[k - 4], header[k - 3] = "Observation id", "Subject", "Behavior"
+        header[k - 1], header[k], header[k + 1], header[k + 2] = "Modifiers", "Behavior type", "Start (s)", "Stop (s)"
+        # Without a header the duration columns cannot be told apart from IVs: left NaN.
+        return _boris_segment(header, rows, p=p, meta_obs=None, meta_duration=np.nan)
+    return None
+
+
+def _read_boris_tables(p: Path) -> pd.DataFrame:
+    rows = _boris_rows(p)
+    if not rows:
+        raise InputError(f"is empty; {_BORIS_EXPECTED}", file=p)
+    segments, current, header = [], [], None
+    meta_obs, meta_dur = None, np.nan
+    for sheet, line, cells in rows:
+        first = cells[0].strip() if cells else ""
+        if _is_boris_header(cells):
+            if header is not None and current:
+                segments.append(_boris_segment(header, current, p=p, meta_obs=meta_obs, meta_duration=meta_dur))
+            header, current = cells, []
+            continue
+        if first == "Observation id" and header is not None and "Status" in [h.strip() for h in header]:
+            # v7 tabular: the next observation's metadata block starts
+            if current:
+                segments.append(_boris_segment(header, current, p=p, meta_obs=meta_obs, meta_duration=meta_dur))
+            header, current = None, []
+        if header is None:
+            if first == "Observation id":
+                meta_obs = cells[1].strip() if len(cells) > 1 else ""
+                meta_dur = np.nan
+            continue
+        current.append((sheet, line, cells))
+    if header is None:
+        out = _boris_headerless(rows, p=p)
+        if out is None:
+            raise InputError(f"has no recognisable BORIS header or event rows; {_BORIS_EXPECTED}", file=p)
+        return out
+    if current:
+        segments.append(_boris_segment(header, current, p=p, meta_obs=meta_obs, meta_duration=meta_dur))
+    if not segments:
+        raise InputError(f"has a BORIS header but no event rows; {_BORIS_EXPECTED}", file=p)
+    return pd.concat(segments, ignore_index=True)
+
+
+def _read_boris_project(p: Path) -> pd.DataFrame:
+    try:
+        project = json.loads(p.read_bytes().decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"is not a BORIS project (invalid JSON: {err}); expected a .boris file saved by BORIS",
+                         file=p) from None
+    if not isinstance(project, dict) or "observations" not in project or "behaviors_conf" not in project:
+        raise InputError("is not a BORIS project (no 'observations' or 'behaviors_conf'); expected a .boris "
+                         "file saved by BORIS", file=p)
+    types = {}
+    for b in (project["behaviors_conf"] or {}).values():
+        code = str(b.get("code", "")).strip()
+        types[code] = "STATE" if "state" in str(b.get("type", "")).lower() else "POINT"
+    recs = []
+    for obs_id, obs in (project["observations"] or {}).items():
+        length = np.nan
+        media = obs.get("media_info", {}) or {}
+        files = obs.get("file", {})
+        if str(obs.get("type", "")).upper() == "MEDIA" and isinstance(files, dict):
+            lengths = media.get("length", {}) or {}
+            player1 = files.get("1", []) or []
+            if player1 and all(f in lengths for f in player1):
+                length = float(sum(float(lengths[f]) for f in player1))
+        for i, e in enumerate(obs.get("events", []) or [], start=1):
+            if not isinstance(e, (list, tuple)) or len(e) < 3:
+                raise InputError(f"observation {obs_id!r} event {i} is {e!r}; expected [time, subject, "
+                                 "behavior, modifier, comment]", file=p)
+            behavior = str(e[2]).strip()
+            if behavior not in types:
+                raise InputError(f"observation {obs_id!r} event {i} has behavior {behavior!r} that is not in "
+                                 f"the ethogram ({', '.join(map(repr, types))}); expected an ethogram behavior",
+                                 file=p)
+            recs.append((str(obs_id), str(e[1]).strip() or "No focal subject", behavior,
+                         str(e[3]) if len(e) > 3 and e[3] is not None else "", e[0], i, length,
+                         types[behavior]))
+    if not recs:
+        raise InputError("has no coded events in any observation; expected at least one event", file=p)
+    ev = pd.DataFrame(recs, columns=["observation_id", "subject", "behavior", "modifiers", "time_raw",
+                                     "source_row", "observation_duration_s", "behavior_type"])
+    for c in ("observation_id", "subject", "behavior"):
+        ev[c] = ev[c].astype(_STRING)
+    ev["modifiers"] = _join_modifiers(ev.assign(modifiers=ev["modifiers"].astype(_STRING)), ["modifiers"])
+    time, bad = _to_seconds(ev["time_raw"].map(lambda v: None if v is None else str(v)).astype(_STRING))
+    bad = bad.to_numpy() | np.isnan(time)
+    ev["unparsed_time"] = pd.array([str(v) if b else None for v, b in zip(ev["time_raw"], bad)], dtype=_STRING)
+    ev["time"] = time
+    ev["order"] = np.arange(len(ev))
+    ev["source_sheet"] = None
+    is_state = (ev["behavior_type"] == "STATE").to_numpy()
+    point = ev.loc[~is_state | bad].copy()
+    point["start_s"] = point["time"]
+    point["stop_s"] = np.where(point["behavior_type"] == "POINT", point["time"], np.nan)
+    # In a project file a state event is recorded by its onsets and offsets alternately, per
+    # observation × subject × behavior × modifiers (how BORIS itself pairs them when exporting).
+    st = ev.loc[is_state & ~bad].sort_values(["observation_id", "subject", "behavior", "modifiers",
+                                              "time", "order"], kind="stable")
+    nth = st.groupby(["observation_id", "subject", "behavior", "modifiers"], sort=False).cumcount().to_numpy()
+    st["status"] = np.where(nth % 2 == 0, "START", "STOP")
+    state = _pair_states(st)
+    out = pd.concat([point, state], ignore_index=True)
+    return out.drop(columns=["time", "order", "time_raw", "status"], errors="ignore")
+
+
+def read_boris(path) -> pd.DataFrame:
+    """Read a BORIS events export or project file into one row per event.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A BORIS export (``.tsv``, ``.csv``, ``.txt``, ``.xlsx``) in any layout of BORIS v7 to v9
+        (DESIGN.md §6: v7 tabular with its metadata block; v7–v8.6 aggregated; v8.9.11+ tabular
+        and aggregated; headerless aggregated rows) or a ``.boris`` project file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``observation_id, subject, behavior, behavior_type`` (``STATE``/``POINT``),
+        ``start_s, stop_s, duration_s`` (float seconds of media time; ``duration_s`` NaN for
+        POINT), ``modifiers`` (pipe-joined, each part stripped, ``""`` when none),
+        ``observation_duration_s`` (observation/media length when the file has it, else NaN),
+        ``source_file`` (the path as given), ``source_row`` (1-based line/row of the event's
+        START or only row; for ``.boris`` the 1-based index of the event in its observation),
+        ``unparsed_time`` (the original text of a time cell that is not a number, else NA).
+        Sorted by file order. STATE events whose START has no STOP keep ``stop_s`` NaN, STOPs
+        without START keep ``start_s`` NaN: nothing is dropped; use
+        :func:`svcresearch.events.validate_events` to quarantine them.
+
+    Raises
+    ------
+    InputError
+        Missing/empty/undecodable file, unrecognised layout (the message lists the layouts and
+        columns expected), unknown START/STOP/POINT value, behaviour missing from the ethogram.
+
+    Notes
+    -----
+    Validated against real BORIS exports (``shared/fixtures/boris``): the v9 aggregated and
+    v8.9.11+ tabular service files reproduce ``service_expected.json`` (counts, STATE durations
+    to 1e-3 s); the v7 tabular ``.tsv`` and ``.csv`` agree with each other and with observation
+    ``observation #1`` of ``test.boris``; the v7 aggregated export agrees with ``observation #2``
+    of ``test.boris`` (tests/test_boris.py). The subject ``""`` of a project file is reported as
+    ``No focal subject`` as BORIS's exports do. BORIS writes ``None`` for a modifier set left
+    unselected; it is kept as written.
+    """
+    p = _check_path(path)
+    ext = p.suffix.lower()
+    allowed = (".boris",) + TEXT_EXTENSIONS + EXCEL_EXTENSIONS
+    if ext not in allowed:
+        raise InputError(f"has unsupported extension {p.suffix or '(none)'!r} for a BORIS file; expected "
+                         f"one of {', '.join(allowed)}", file=p)
+    if p.stat().st_size == 0:
+        raise InputError(f"is empty; {_BORIS_EXPECTED}", file=p)
+    ev = _read_boris_project(p) if ext == ".boris" else _read_boris_tables(p)
+    ev = ev.sort_values(["source_sheet", "source_row"] if ev["source_sheet"].notna().any() else ["source_row"],
+                        kind="stable") if ext != ".boris" else \
+        ev.assign(_o=pd.Categorical(ev["observation_id"], categories=pd.unique(ev["observation_id"]))) \
+          .sort_values(["_o", "source_row"], kind="stable").drop(columns="_o")
+    ev["duration_s"] = np.where(ev["behavior_type"] == "STATE", ev["stop_s"] - ev["start_s"], np.nan)
+    sheets = ev["source_sheet"].dropna().unique()
+    if len(sheets) > 1:  # rows of several sheets: the row number alone would be ambiguous
+        ev["source_file"] = [f"{path}[{sh}]" for sh in ev["source_sheet"]]
+    else:
+        ev["source_file"] = str(path)
+    ev["behavior_type"] = ev["behavior_type"].astype(_STRING)
+    ev["source_file"] = ev["source_file"].astype(_STRING)
+    ev["modifiers"] = ev["modifiers"].astype(_STRING)
+    ev["unparsed_time"] = ev["unparsed_time"].astype(_STRING)
+    for c in ("start_s", "stop_s", "duration_s", "observation_duration_s"):
+        ev[c] = ev[c].astype("float64")
+    ev["source_row"] = ev["source_row"].astype("int64")
+    return ev[BORIS_COLUMNS].reset_index(drop=True)
