@@ -1,0 +1,170 @@
+"""Simple mediation (X → M → Y) with a bootstrap interval for the indirect effect.
+
+H11 says smiling works through the customer feeling valued (Barger & Grandey 2006). The indirect
+effect a·b has a skewed sampling distribution, so its interval is bootstrapped (Preacher & Hayes
+2008). Why our own code: ``pingouin.mediation_analysis`` refits both regressions once per resample
+in a Python loop (5,000 resamples of 2,400 encounters take seconds to tens of seconds) and reports
+only a bias-corrected interval; here every resample's regressions come from its weighted Gram
+matrix in one batched ``einsum`` + ``solve``, and the resamples are drawn exactly as pingouin draws
+them so the two can be compared resample for resample.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from svcresearch._validation import check_dataframe, check_number, check_option, check_type
+
+CI_METHODS = ("percentile", "bias_corrected")
+
+
+def _numeric(data: pd.DataFrame, col: str) -> np.ndarray:
+    series = data[col]
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+        return pd.to_numeric(series, errors="coerce").astype(float).to_numpy()
+    if isinstance(series.dtype, pd.CategoricalDtype) and series.cat.ordered:
+        return series.cat.codes.where(series.notna()).astype(float).to_numpy()
+    raise TypeError(f"`data` column '{col}' must be numeric, boolean or ordered categorical; got {series.dtype}.")
+
+
+def _ols(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """OLS coefficients and their classical standard errors."""
+    xtx_inv = np.linalg.inv(X.T @ X)
+    beta = xtx_inv @ X.T @ y
+    resid = y - X @ beta
+    sigma2 = resid @ resid / (len(y) - X.shape[1])
+    return beta, np.sqrt(np.diag(xtx_inv) * sigma2)
+
+
+def mediation(data: pd.DataFrame, *, x: str, m: str, y: str, covariates: Sequence[str] = (),
+              n_boot: int = 5000, ci: float = 0.95, seed: int | None = None,
+              ci_method: str = "percentile", chunk: int = 250) -> pd.DataFrame:
+    """Indirect effect of ``x`` on ``y`` through ``m`` with linear paths and a bootstrap CI.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Rows with a missing value in any of the variables are dropped.
+    x, m, y : str
+        Predictor, mediator and outcome columns (numeric, boolean or ordered categorical, used as
+        numbers: an ordered categorical enters as its codes 0, 1, 2, ...).
+    covariates : list of str
+        Entered in both regressions.
+    n_boot : int
+        Bootstrap resamples (cases resampled with replacement).
+    ci : float
+        Confidence level.
+    seed : int, optional
+        Seed of ``numpy.random.RandomState`` (the legacy generator pingouin uses, so the same seed
+        gives the same resamples as ``pingouin.mediation_analysis``).
+    ci_method : {"percentile", "bias_corrected"}
+        Interval of the indirect effect; percentile by default (Hayes 2018 recommends it over the
+        bias-corrected one, whose coverage is worse).
+    chunk : int
+        Resamples processed per batch (memory ~ ``chunk * n * 8`` bytes).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows ``path`` = ``a`` (M ~ X), ``b`` (Y ~ M | X), ``total`` (c: Y ~ X), ``direct``
+        (c': Y ~ X | M), ``indirect`` (a·b); columns ``estimate, std_error, p_value, ci_low,
+        ci_high, n``. Regression paths have classical OLS standard errors, t p values and t
+        intervals; the indirect row has the bootstrap SD, the bootstrap interval and the p value
+        of the bootstrap distribution's position of zero (as pingouin). ``attrs["boot"]`` holds the
+        resampled indirect effects and ``attrs["proportion_mediated"]`` = indirect / total.
+
+    Notes
+    -----
+    Validated against ``pingouin.mediation_analysis``: identical path estimates and standard
+    errors, identical resampled indirect effects for the same seed, identical bias-corrected
+    interval; and against the identity total = direct + indirect, which holds exactly for OLS.
+    """
+    check_dataframe("data", data)
+    for name, col in (("x", x), ("m", m), ("y", y)):
+        check_type(name, col, str)
+    if isinstance(covariates, str):
+        covariates = [covariates]
+    covariates = list(covariates)
+    cols = [x, m, y, *covariates]
+    if len(set(cols)) != len(cols):
+        raise ValueError(f"`x`, `m`, `y` and `covariates` must be distinct columns; got {cols!r}.")
+    check_dataframe("data", data, columns=cols)
+    check_number("n_boot", n_boot, low=0, integer=True)
+    check_number("ci", ci, low=0.5, high=0.999999)
+    check_number("chunk", chunk, low=1, integer=True)
+    check_option("ci_method", ci_method, CI_METHODS)
+
+    values = np.column_stack([_numeric(data, c) for c in cols])
+    values = values[~np.isnan(values).any(axis=1)]
+    n = len(values)
+    if n < len(cols) + 3:
+        raise ValueError(f"`data` has {n} complete rows for {cols!r}; too few for mediation.")
+    xv, mv, yv, cv = values[:, 0], values[:, 1], values[:, 2], values[:, 3:]
+    for name, col, v in (("x", x, xv), ("m", m, mv), ("y", y, yv)):
+        if np.ptp(v) == 0:
+            raise ValueError(f"`{name}` column '{col}' is constant in the complete rows.")
+
+    one = np.ones(n)
+    X_a = np.column_stack([one, xv, cv])          # M ~ X + C
+    X_b = np.column_stack([one, xv, mv, cv])      # Y ~ X + M + C
+    a, se_a = _ols(X_a, mv)
+    bb, se_bb = _ols(X_b, yv)
+    c, se_c = _ols(X_a, yv)
+    indirect = a[1] * bb[2]
+
+    def t_row(est, se, df):
+        t = est / se
+        q = stats.t.isf((1 - ci) / 2, df)
+        return {"estimate": est, "std_error": se, "p_value": 2 * stats.t.sf(abs(t), df),
+                "ci_low": est - q * se, "ci_high": est + q * se, "n": n}
+
+    rows = {
+        "a": t_row(a[1], se_a[1], n - X_a.shape[1]),
+        "b": t_row(bb[2], se_bb[2], n - X_b.shape[1]),
+        "total": t_row(c[1], se_c[1], n - X_a.shape[1]),
+        "direct": t_row(bb[1], se_bb[1], n - X_b.shape[1]),
+    }
+
+    boot = np.empty(n_boot)
+    if n_boot:
+        # One Gram matrix of Z = [1, x, m, C, y] per resample gives both regressions.
+        Z = np.column_stack([one, xv, mv, cv, yv])
+        q = Z.shape[1]
+        ia = [0, 1] + list(range(3, q - 1))        # columns of X_a inside Z
+        ib = list(range(q - 1))                    # columns of X_b inside Z
+        rng = np.random.RandomState(seed)
+        done = 0
+        while done < n_boot:
+            size = min(chunk, n_boot - done)
+            idx = rng.choice(np.arange(n), replace=True, size=(size, n))
+            flat = (idx + (np.arange(size) * n)[:, None]).ravel()
+            counts = np.bincount(flat, minlength=size * n).reshape(size, n).astype(float)
+            G = np.einsum("bn,ni,nj->bij", counts, Z, Z, optimize=True)
+            a_hat = np.linalg.solve(G[:, ia][:, :, ia], G[:, ia, 2][..., None])[:, 1, 0]
+            b_hat = np.linalg.solve(G[:, ib][:, :, ib], G[:, ib, q - 1][..., None])[:, 2, 0]
+            boot[done:done + size] = a_hat * b_hat
+            done += size
+        alpha = 1 - ci
+        if ci_method == "percentile":
+            low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+        else:
+            # Efron's bias-corrected percentile interval (as pingouin's _bias_corrected_ci).
+            z0 = stats.norm.ppf(np.sum(boot < indirect) / n_boot)
+            zq = stats.norm.ppf([alpha / 2, 1 - alpha / 2])
+            low, high = np.percentile(boot, 100 * stats.norm.cdf(2 * z0 + zq))
+        # Two-sided bootstrap p value: twice the smaller tail beyond zero (pingouin's rule, after
+        # R's mediation package); not a test under the null, so the CI is what we interpret.
+        p_boot = 1.0 if indirect == 0 else float(min(1.0, 2 * min(np.sum(boot > 0), np.sum(boot < 0)) / n_boot))
+        rows["indirect"] = {"estimate": indirect, "std_error": float(np.std(boot, ddof=1)),
+                            "p_value": p_boot, "ci_low": float(low), "ci_high": float(high), "n": n}
+    else:
+        rows["indirect"] = {"estimate": indirect, "std_error": np.nan, "p_value": np.nan,
+                            "ci_low": np.nan, "ci_high": np.nan, "n": n}
+    out = pd.DataFrame([{"path": k} | v for k, v in rows.items()])
+    out.attrs["boot"] = boot
+    out.attrs["proportion_mediated"] = float(indirect / rows["total"]["estimate"]) if rows["total"]["estimate"] else np.nan
+    out.attrs["variables"] = {"x": x, "m": m, "y": y, "covariates": covariates}
+    return out
