@@ -513,6 +513,21 @@ def fleiss_kappa(data: pd.DataFrame, *, unit: str, rater: str, value: str, weigh
                  categories: Sequence | None = None) -> float:
     """Fleiss' kappa (1971) for any number of raters, allowing missing judgements.
 
+    Parameters
+    ----------
+    data : DataFrame
+        Long format, one row per judgement.
+    unit, rater, value : str
+        Column names.
+    weights : {None, "unweighted", "linear", "quadratic"}
+        Agreement weights for ordered categories.
+    categories : sequence, optional
+        All possible categories in order (default: the observed values).
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     With missing judgements, agreement is averaged over units rated at least twice and the
@@ -560,6 +575,19 @@ def gwet_ac1(data: pd.DataFrame, *, unit: str, rater: str, value: str,
              categories: Sequence | None = None) -> float:
     """Gwet's AC1 (2008): chance-corrected agreement that stays stable under extreme prevalence.
 
+    Parameters
+    ----------
+    data : DataFrame
+        Long format, one row per judgement.
+    unit, rater, value : str
+        Column names.
+    categories : sequence, optional
+        All possible categories in order (default: the observed values).
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     pe = 1/(q-1) * sum_k pi_k (1 - pi_k) with pi_k the mean share of category k per unit; missing
@@ -576,6 +604,21 @@ def gwet_ac2(data: pd.DataFrame, *, unit: str, rater: str, value: str, weights: 
              categories: Sequence | None = None) -> float:
     """Gwet's AC2: AC1 with agreement weights for ordered categories (Gwet 2014).
 
+    Parameters
+    ----------
+    data : DataFrame
+        Long format, one row per judgement.
+    unit, rater, value : str
+        Column names.
+    weights : {None, "unweighted", "linear", "quadratic"}
+        Agreement weights (default quadratic).
+    categories : sequence, optional
+        All possible categories in order (default: the observed values).
+
+    Returns
+    -------
+    float
+
     Notes
     -----
     pe = T_w / (q (q - 1)) * sum_k pi_k (1 - pi_k), T_w the sum of the weights. With
@@ -588,6 +631,21 @@ def gwet_ac2(data: pd.DataFrame, *, unit: str, rater: str, value: str, weights: 
 def brennan_prediger(data: pd.DataFrame, *, unit: str, rater: str, value: str,
                      weights: str | None = None, categories: Sequence | None = None) -> float:
     """Brennan & Prediger's (1981) coefficient: chance agreement 1/q (T_w/q^2 when weighted).
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long format, one row per judgement.
+    unit, rater, value : str
+        Column names.
+    weights : {None, "unweighted", "linear", "quadratic"}
+        Agreement weights for ordered categories.
+    categories : sequence, optional
+        All possible categories in order (default: the observed values).
+
+    Returns
+    -------
+    float
 
     Notes
     -----

@@ -338,10 +338,15 @@ def test_bootstrap_is_seeded_and_agrees_with_analytic_se():
     c = rl.bootstrap_estimates(df, methods=["cohen_kappa", "gwet_ac1"], n_boot=400, seed=10, **K)
     pd.testing.assert_frame_equal(a, b)
     assert not a.equals(c)
-    # With 3000 units the bootstrap SD and the large-sample SE must agree closely (within 15%).
-    for m in ["cohen_kappa", "gwet_ac1"]:
-        se = rl.agreement_ci(df, method=m, ci="analytic", **K)["std_error"].iloc[0]
-        assert a[m].std(ddof=1) == pytest.approx(se, rel=0.15)
+    # With 3000 units the bootstrap SD and the large-sample SE must agree closely (within 15%);
+    # this is the only check of the AC2 / weighted-kappa / percent-agreement SEs (no published value).
+    for m, w in [("cohen_kappa", None), ("cohen_kappa", "quadratic"), ("gwet_ac1", None),
+                 ("gwet_ac2", "quadratic"), ("gwet_ac2", "linear"), ("fleiss_kappa", None),
+                 ("brennan_prediger", None), ("percent_agreement", None)]:
+        se = rl.agreement_ci(df, method=m, weights=w, ci="analytic", **K)["std_error"].iloc[0]
+        boot = a[m] if m in a and w is None else \
+            rl.bootstrap_estimates(df, methods=[m], weights=w, n_boot=400, seed=9, **K)[m]
+        assert boot.std(ddof=1) == pytest.approx(se, rel=0.15), (m, w)
 
 
 def test_agreement_ci_bootstrap_contains_estimate():
@@ -478,3 +483,14 @@ def test_duplicate_judgements_and_bad_arguments():
         rl.agreement_ci(df, method="krippendorff_alpha", ci="analytic", **K)
     with pytest.raises(InputError, match="not among `categories`"):
         rl.gwet_ac1(df, categories=[1, 2, 3], **K)
+
+
+def test_reliability_table_single_category_behaviour():
+    # nobody ever used the phone: alpha and kappa undefined, AC1 and agreement are 1; the row says why
+    df = pd.DataFrame({"unit": [1, 1, 2, 2, 3, 3], "rater": ["A", "B"] * 3, "value": [0.0] * 6,
+                       "behaviour": ["phone_use"] * 6})
+    tab = rl.reliability_table(df, behaviour="behaviour", n_boot=50, seed=1, **K)
+    row = tab.iloc[0]
+    assert np.isnan(row["alpha"]) and np.isnan(row["kappa"]) and row["alpha_label"] == "undefined"
+    assert row["ac1"] == 1.0 and row["percent_agreement"] == 1.0
+    assert "only one category" in row["note"]
