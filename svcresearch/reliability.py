@@ -820,7 +820,10 @@ def agreement_ci(data: pd.DataFrame, *, unit: str, rater: str, value: str, metho
     Analytic SEs: Fleiss, Cohen & Everitt (1969) for Cohen's kappa (matches SAS's ASE 0.1380 and
     0.1457 printed in statsmodels' tests); Gwet's linearisation (Gwet 2008; 2014) for Fleiss'
     kappa, AC1/AC2, Brennan-Prediger and percent agreement (matches irrCAC's documented SEs
-    for Krippendorff's example).
+    for Krippendorff's example). These use the divisor n(n - 1) as irrCAC does; Gwet's (2008)
+    two-rater formula uses n^2, i.e. its variance is ours times (n - 1)/n (checked in the tests).
+    The SEs of AC2, weighted kappa and percent agreement have no published reference and are
+    checked against the bootstrap SD on large samples.
     """
     check_option("method", method, METHODS)
     check_option("ci", ci, CI_METHODS)
