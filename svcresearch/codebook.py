@@ -704,8 +704,8 @@ def normalise(values: pd.Series, variable: Variable, codebook: Codebook) -> Norm
             is_int = (num % 1 == 0).fillna(False).to_numpy()
             inside = ((num >= lo) & (num <= hi)).fillna(False).to_numpy()
             good = numeric_level & is_int & inside
-            u_vals = u_vals.mask(pd.Series(good, index=u_vals.index),
-                                 num.astype("Int64").astype("string"))
+            good_s = pd.Series(good, index=u_vals.index)
+            u_vals = u_vals.mask(good_s, num.where(good_s).astype("Int64").astype("string"))
             u_problem[numeric_level & ~good] = "out_of_range"
             u_problem[good] = None
     else:
@@ -720,13 +720,14 @@ def normalise(values: pd.Series, variable: Variable, codebook: Codebook) -> Norm
         u_vals = pd.to_numeric(u_vals, errors="coerce").astype("Int64")
 
     na_row = codes < 0
-    take = np.where(na_row, 0, codes)
-    if len(uniq) == 0:
-        vals = pd.Series(pd.array([pd.NA] * len(raw), dtype=u_vals.dtype if len(u_vals.dtype.name) else "string"),
-                         index=values.index)
-        problem = pd.Series([pd.NA] * len(raw), index=values.index, dtype="string")
-        missing = pd.Series(True, index=values.index)
-        return Normalised(vals, problem, missing)
+    # reindex by the codes: -1 (an empty cell) is not a label, so it becomes the dtype's NA
+    vals = u_vals.reset_index(drop=True).reindex(codes)
+    vals.index = values.index
+    prob_arr = np.append(u_problem, None)[np.where(na_row, len(u_problem), codes)]
+    problem = pd.Series(prob_arr, index=values.index, dtype="string")
+    miss_arr = np.append(u_missing, True)[np.where(na_row, len(u_missing), codes)]
+    missing = pd.Series(miss_arr.astype(bool), index=values.index)
+    return Normalised(vals, problem, missing)
     vals = u_vals.take(take).reset_index(drop=True)
     vals[na_row] = pd.NA if vals.dtype != "datetime64[us]" else pd.NaT
     vals.index = values.index

@@ -1,0 +1,83 @@
+"""Pseudonymisation key handling, keyed hashes and the personal-data scanner."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pandas as pd
+import pytest
+
+from svcresearch import privacy
+from svcresearch._validation import InputError
+
+
+def test_hmac_matches_rfc4231_case2():
+    # RFC 4231 section 4.3 (test case 2): key "Jefe", data "what do ya want for nothing?",
+    # HMAC-SHA-256 = 5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843
+    assert privacy.pseudonym("what do ya want for nothing?", prefix="emp", key=b"Jefe") == "emp_5bdcc146bf"
+
+
+def test_pseudonymise_vectorised_equals_hmac_and_keeps_na():
+    key = b"k" * 32
+    s = pd.Series(["E-00012", None, "E-00012", "E-00013"], dtype="string")
+    out = privacy.pseudonymise(s, prefix="emp", key=key)
+    want = "emp_" + hmac.new(key, b"E-00012", hashlib.sha256).hexdigest()[:10]
+    assert out.iloc[0] == want == out.iloc[2]
+    assert out.iloc[1] is pd.NA and out.iloc[3] != want
+    # another key gives other pseudonyms (a plain hash would not depend on the key)
+    assert privacy.pseudonymise(s, prefix="emp", key=b"other").iloc[0] != want
+    with pytest.raises(TypeError, match="key"):
+        privacy.pseudonymise(s, prefix="emp", key="text")
+
+
+def test_key_file_created_once_with_notice(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(privacy.KEY_ENV, raising=False)
+    monkeypatch.setattr(privacy, "_notice_printed", False)
+    path = tmp_path / ".svcresearch_key"
+    k1 = privacy.load_key(key_path=path)
+    assert path.exists() and len(k1) == 64 and (path.stat().st_mode & 0o077) == 0
+    assert "created a new pseudonymisation key" in capsys.readouterr().err
+    assert privacy.load_key(key_path=path) == k1
+    assert capsys.readouterr().err == ""
+    with pytest.raises(InputError, match="nokey"):
+        privacy.load_key(key_path=tmp_path / "nokey", create=False)
+    (tmp_path / "empty").write_text("")
+    with pytest.raises(InputError, match="empty"):
+        privacy.load_key(key_path=tmp_path / "empty")
+
+
+def test_env_key_wins_over_default_file(monkeypatch):
+    monkeypatch.setenv(privacy.KEY_ENV, "from-env")
+    assert privacy.load_key() == b"from-env"
+
+
+def test_default_key_file_is_git_ignored():
+    from svcresearch import config
+
+    ignored = (config.PROJECT_ROOT / ".gitignore").read_text().splitlines()
+    assert privacy.KEY_FILE_NAME in ignored
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("maija.meikalainen@example.fi", "email"), ("Soita: 040 123 4567", "phone"),
+    ("+358 40 1234567", "phone"), ("050-1234567", "phone"), ("0401234567", "phone"),
+    ("matti@posti.example.com kiitos", "email"),
+])
+def test_scanner_finds_contacts(text, kind):
+    hits = privacy.scan_frame(pd.DataFrame({"c": [text]}))
+    assert kind in set(hits["kind"])
+
+
+@pytest.mark.parametrize("text", ["ENC-000123", "E-00012", "C-000123", "SP01", "emp_0401234567",
+                                  "cus_0501234567", "2026-03-02 10:15", "22.11.2026 14.05", "3,5",
+                                  "genuine", "ENC-001234"])
+def test_scanner_ignores_our_identifiers_and_dates(text):
+    assert privacy.scan_frame(pd.DataFrame({"c": [text]})).empty
+
+
+def test_scanner_reports_rows_and_rejects_unknown_columns():
+    df = pd.DataFrame({"a": ["x", "a@b.fi", "y", "a@b.fi"], "n": [1, 2, 3, 4]})
+    hits = privacy.scan_frame(df)
+    assert hits["row"].tolist() == [1, 3] and set(hits["column"]) == {"a"}
+    with pytest.raises(ValueError, match="zzz"):
+        privacy.scan_frame(df, columns=["zzz"])
