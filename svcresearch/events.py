@@ -1,0 +1,342 @@
+"""Timed behaviour events (BORIS) → checked events → one row of video features per observation.
+
+Why our own code: BORIS's own analysis functions live inside its Qt application, and generic
+interval libraries do not know the quarantine rules of this project (DESIGN.md §8: every record
+ends in exactly one place, with a reason code). The two steps are kept apart so the cleaner can
+report what was dropped before any feature is computed:
+
+* :func:`validate_events` splits events into valid ones and a quarantine table
+  (``file, row, column, value, reason, detail``) with reason codes ``unparseable_time``,
+  ``unpaired_event``, ``negative_duration`` and ``overlapping_state``; nothing is repaired or
+  guessed.
+* :func:`event_features` turns valid events into counts, presence, durations, shares of the
+  encounter, greeting latency, smile type and smile timing (Barger & Grandey 2006 coded smiling
+  at greeting, transaction and goodbye; we use the thirds of the encounter), all by vectorised
+  group-bys.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from svcresearch._validation import check_dataframe, check_type
+
+__all__ = ["validate_events", "event_features", "QUARANTINE_COLUMNS", "snake_case"]
+
+QUARANTINE_COLUMNS = ["file", "row", "column", "value", "reason", "detail"]
+_REQUIRED = ["observation_id", "subject", "behavior", "behavior_type", "start_s", "stop_s"]
+SMILE_TYPES = pd.CategoricalDtype(["none", "polite", "genuine"], ordered=True)
+
+
+def snake_case(name: str) -> str:
+    """``'Eye contact'`` → ``'eye_contact'``: lower case, runs of other characters → ``_``."""
+    return re.sub(r"[^0-9a-z]+", "_", str(name).strip().lower()).strip("_")
+
+
+def _fmt(x: float) -> str:
+    return "NA" if pd.isna(x) else f"{x:g}"
+
+
+def _check_types(events: pd.DataFrame) -> np.ndarray:
+    kind = events["behavior_type"].astype("string").str.upper().to_numpy(dtype=object, na_value=None)
+    bad = ~np.isin(kind, ["STATE", "POINT"])
+    if bad.any():
+        vals = sorted({str(v) for v in kind[bad]})
+        raise ValueError(f"`events` column 'behavior_type' must hold 'STATE' or 'POINT'; got {', '.join(vals)}.")
+    return kind == "STATE"
+
+
+def validate_events(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split events into valid ones and a quarantine table; nothing is repaired or guessed.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        As returned by :func:`svcresearch.io.read_boris`: at least ``observation_id, subject,
+        behavior, behavior_type, start_s, stop_s``; ``source_file``, ``source_row`` and
+        ``unparsed_time`` are used when present.
+
+    Returns
+    -------
+    valid : pandas.DataFrame
+        The events that passed, same columns and index as the input.
+    quarantine : pandas.DataFrame
+        One row per rejected event, columns ``file, row, column, value, reason, detail``.
+        Reasons, checked in this order (an event gets the first that applies):
+
+        ``unparseable_time``
+            a time cell that is not a number (``value`` is the original text), or a POINT
+            event / a STATE event without any time;
+        ``unpaired_event``
+            a STATE START without STOP (``column`` ``stop_s``) or STOP without START
+            (``column`` ``start_s``);
+        ``negative_duration``
+            ``stop_s < start_s``;
+        ``overlapping_state``
+            a STATE event of the same observation × subject × behavior starting before the
+            previous kept one stopped (the later one is quarantined; touching is allowed).
+
+    Notes
+    -----
+    Every input event is in exactly one of the two outputs (``len(valid) + len(quarantine) ==
+    len(events)``), and the valid STATE events have ``stop_s >= start_s`` and do not overlap
+    within observation × subject × behavior; both are checked by property-based tests
+    (tests/test_events.py, hypothesis) and on hand-made cases with known answers.
+    """
+    check_dataframe("events", events, columns=_REQUIRED)
+    n = len(events)
+    is_state = _check_types(events)
+    start = pd.to_numeric(events["start_s"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    stop = pd.to_numeric(events["stop_s"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if "unparsed_time" in events:
+        unparsed = events["unparsed_time"].astype("string").to_numpy(dtype=object, na_value=None)
+        has_unparsed = np.array([v is not None for v in unparsed], dtype=bool)
+    else:
+        unparsed = np.full(n, None, dtype=object)
+        has_unparsed = np.zeros(n, dtype=bool)
+
+    reason = np.full(n, None, dtype=object)
+    column = np.full(n, None, dtype=object)
+    value = np.full(n, None, dtype=object)
+    detail = np.full(n, None, dtype=object)
+
+    def mark(mask, why, col, val, text):
+        mask = mask & (reason == None)  # noqa: E711 - elementwise on an object array
+        reason[mask], column[mask], value[mask], detail[mask] = why, col, val[mask], text[mask]
+
+    obs = events["observation_id"].astype("string").fillna("").to_numpy(dtype=object)
+    subj = events["subject"].astype("string").fillna("").to_numpy(dtype=object)
+    beh = events["behavior"].astype("string").fillna("").to_numpy(dtype=object)
+    where = np.array([f"'{b}' ({s}, observation {o})" for o, s, b in zip(obs, subj, beh)], dtype=object)
+
+    none_time = np.isnan(start) & np.isnan(stop)
+    mark(has_unparsed, "unparseable_time", "time", unparsed,
+         np.array([f"time {v!r} of {w} is not a number" for v, w in zip(unparsed, where)], dtype=object))
+    point_missing = ~is_state & np.isnan(start)
+    mark(point_missing | (is_state & none_time), "unparseable_time", "start_s",
+         np.full(n, "NA", dtype=object),
+         np.array([f"{w} has no time" for w in where], dtype=object))
+    no_stop = is_state & ~np.isnan(start) & np.isnan(stop)
+    mark(no_stop, "unpaired_event", "stop_s", np.array([_fmt(x) for x in start], dtype=object),
+         np.array([f"START at {_fmt(t)} s of {w} has no STOP" for t, w in zip(start, where)], dtype=object))
+    no_start = is_state & np.isnan(start) & ~np.isnan(stop)
+    mark(no_start, "unpaired_event", "start_s", np.array([_fmt(x) for x in stop], dtype=object),
+         np.array([f"STOP at {_fmt(t)} s of {w} has no START" for t, w in zip(stop, where)], dtype=object))
+    with np.errstate(invalid="ignore"):
+        negative = is_state & (stop < start)
+    mark(negative, "negative_duration", "stop_s", np.array([_fmt(x) for x in stop], dtype=object),
+         np.array([f"{w} stops at {_fmt(b)} s before it starts at {_fmt(a)} s" for a, b, w in
+                   zip(start, stop, where)], dtype=object))
+
+    # Overlaps among the STATE events still valid, per observation × subject × behavior.
+    cand = np.flatnonzero(is_state & (reason == None))  # noqa: E711
+    overlap = np.zeros(n, dtype=bool)
+    prev_stop = np.full(n, np.nan)
+    if len(cand) > 1:
+        key = pd.DataFrame({"o": obs[cand], "s": subj[cand], "b": beh[cand]})
+        gid = key.groupby(["o", "s", "b"], sort=False).ngroup().to_numpy()
+        order = np.lexsort((np.arange(len(cand)), stop[cand], start[cand], gid))
+        g, a, b = gid[order], start[cand][order], stop[cand][order]
+        new = np.ones(len(g), dtype=bool)
+        new[1:] = g[1:] != g[:-1]
+        # Fast check: the running maximum of all earlier stops in the group. When no start is
+        # below it there is no overlap at all; otherwise walk only the groups that have one.
+        run = pd.Series(b).groupby(g).cummax().to_numpy()
+        prev = np.full(len(g), -np.inf)
+        prev[1:] = run[:-1]
+        prev[new] = -np.inf
+        suspect = a < prev
+        if suspect.any():
+            bad_groups = np.unique(g[suspect])
+            flagged = np.zeros(len(g), dtype=bool)
+            prev_kept = np.full(len(g), np.nan)
+            for grp in bad_groups:
+                idx = np.flatnonzero(g == grp)
+                kept_stop = -np.inf
+                for i in idx:
+                    if a[i] < kept_stop:
+                        flagged[i] = True
+                        prev_kept[i] = kept_stop
+                    else:
+                        kept_stop = max(kept_stop, b[i])
+            overlap[cand[order[flagged]]] = True
+            prev_stop[cand[order[flagged]]] = prev_kept[flagged]
+    mark(overlap, "overlapping_state", "start_s", np.array([_fmt(x) for x in start], dtype=object),
+         np.array([f"{w} starts at {_fmt(a)} s before the previous one stopped at {_fmt(p)} s"
+                   for a, p, w in zip(start, prev_stop, where)], dtype=object))
+
+    bad = reason != None  # noqa: E711
+    file = (events["source_file"].astype("string") if "source_file" in events
+            else pd.Series(pd.NA, index=events.index, dtype="string"))
+    row = (pd.to_numeric(events["source_row"], errors="coerce").astype("Int64") if "source_row" in events
+           else pd.Series(pd.NA, index=events.index, dtype="Int64"))
+    quarantine = pd.DataFrame({
+        "file": file.to_numpy()[bad],
+        "row": row.to_numpy()[bad],
+        "column": column[bad],
+        "value": value[bad],
+        "reason": reason[bad],
+        "detail": detail[bad],
+    })
+    quarantine = quarantine.astype({"file": "string", "row": "Int64", "column": "string", "value": "string",
+                                    "reason": "string", "detail": "string"})
+    return events.loc[~bad], quarantine
+
+
+def _obs_order(ev: pd.DataFrame) -> pd.Index:
+    return pd.Index(pd.unique(ev["observation_id"]), name="observation_id")
+
+
+def event_features(events: pd.DataFrame, *, durations: pd.Series | None = None,
+                   behaviors: Mapping[str, str] | None = None, greeting_behavior: str = "greeting",
+                   smile_behavior: str = "smile", genuine_modifier: str = "genuine",
+                   polite_modifier: str = "polite") -> pd.DataFrame:
+    """One row of video features per observation, from valid events.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        The ``valid`` part of :func:`validate_events` (columns ``observation_id, behavior,
+        behavior_type, start_s, stop_s``; ``modifiers`` and ``observation_duration_s`` used
+        when present). Events that :func:`validate_events` would quarantine raise ValueError.
+    durations : pandas.Series, optional
+        Encounter duration in seconds indexed by ``observation_id``. Per observation, the
+        encounter duration is taken from here, else from ``observation_duration_s``, else it
+        is the last event time (``stop_s``).
+    behaviors : mapping of str to {'STATE', 'POINT'}, optional
+        Behaviours that get columns even when no event of them occurs (e.g.
+        ``{"eye contact": "STATE", "smile": "STATE", "greeting": "POINT", "nod": "POINT"}``).
+    greeting_behavior, smile_behavior : str
+        Names (as coded, compared in snake case) of the greeting and the smile behaviour.
+    genuine_modifier, polite_modifier : str
+        Smile modifiers that make the smile type ``genuine`` / ``polite``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``observation_id`` (order of first appearance): ``observation_id``,
+        ``encounter_duration_s``; for every behaviour ``b`` (snake case) ``<b>_count`` (int),
+        ``<b>_present`` (bool) and, for STATE behaviours, ``<b>_duration_s`` (sum of stop −
+        start) and ``<b>_share`` (duration / encounter duration; NaN when that is unknown or
+        0); then ``greeting_latency_s`` (start of the first greeting, from media time 0; NaN
+        without greeting), ``smile_type`` (ordered categorical ``none < polite < genuine``:
+        genuine if any smile carries the genuine modifier, else polite if any carries the polite
+        one, else none) and ``smile_at_greeting``, ``smile_at_transaction``, ``smile_at_closing``
+        (pandas ``boolean``: a smile overlaps the first / middle / last third of the encounter;
+        NA when the encounter duration is unknown).
+
+    Notes
+    -----
+    Validated on the service fixtures against ``service_expected.json`` (counts and STATE
+    durations per observation and behaviour) and on hand-computed cases (tests/test_events.py);
+    the vectorised result equals a plain per-observation loop on random data.
+    """
+    check_dataframe("events", events, columns=["observation_id", "behavior", "behavior_type", "start_s",
+                                               "stop_s"])
+    for name, val in (("greeting_behavior", greeting_behavior), ("smile_behavior", smile_behavior),
+                      ("genuine_modifier", genuine_modifier), ("polite_modifier", polite_modifier)):
+        check_type(name, val, str)
+    if durations is not None:
+        check_type("durations", durations, pd.Series, what="a pandas Series indexed by observation_id")
+    full = events.assign(subject=events["subject"] if "subject" in events else "")
+    _valid, quarantine = validate_events(full)
+    if len(quarantine):
+        reasons = ", ".join(sorted(set(quarantine["reason"])))
+        raise ValueError(f"`events` holds {len(quarantine)} event(s) that validate_events quarantines "
+                         f"({reasons}); pass the valid part of validate_events(events).")
+
+    is_state = events["behavior_type"].astype("string").str.upper().to_numpy(dtype=object) == "STATE"
+    raw_names = events["behavior"].astype("string").fillna("")
+    uniq = pd.unique(raw_names)
+    snake = {b: snake_case(b) for b in uniq}
+    clash: dict[str, set] = {}
+    for b, s in snake.items():
+        clash.setdefault(s, set()).add(b)
+    clash = {s: v for s, v in clash.items() if len(v) > 1}
+    if clash:
+        s, v = next(iter(clash.items()))
+        raise ValueError(f"`events` behaviours {sorted(v)} all become {s!r} in snake case; expected "
+                         "distinct behaviour names.")
+    ev = pd.DataFrame({
+        "observation_id": events["observation_id"].to_numpy(),
+        "b": raw_names.map(snake).to_numpy(dtype=object),
+        "state": is_state,
+        "start": pd.to_numeric(events["start_s"]).to_numpy(dtype=float),
+        "stop": pd.to_numeric(events["stop_s"]).to_numpy(dtype=float),
+    })
+    ev.loc[~ev["state"], "stop"] = ev.loc[~ev["state"], "start"]
+    types = ev.groupby("b")["state"].agg(["any", "all"])
+    mixed = types.index[types["any"] != types["all"]].tolist()
+    if mixed:
+        raise ValueError(f"`events` behaviour(s) {mixed} are coded both as STATE and as POINT; expected one "
+                         "type per behaviour.")
+    state_of = types["all"].to_dict()
+    for b, t in (behaviors or {}).items():
+        if str(t).upper() not in ("STATE", "POINT"):
+            raise ValueError(f"`behaviors` must map behaviour names to 'STATE' or 'POINT'; got {b!r}: {t!r}.")
+        sb = snake_case(b)
+        if sb in state_of and state_of[sb] != (str(t).upper() == "STATE"):
+            raise ValueError(f"`behaviors` says {b!r} is {t} but the events code it as "
+                             f"{'STATE' if state_of[sb] else 'POINT'}.")
+        state_of.setdefault(sb, str(t).upper() == "STATE")
+    obs = _obs_order(ev)
+
+    # encounter duration: durations, else observation_duration_s, else the last event time
+    enc = pd.Series(np.nan, index=obs, dtype=float)
+    if durations is not None:
+        enc = pd.to_numeric(durations, errors="coerce").reindex(obs).astype(float)
+    if "observation_duration_s" in events:
+        od = pd.Series(pd.to_numeric(events["observation_duration_s"], errors="coerce").to_numpy(dtype=float),
+                       index=ev["observation_id"]).groupby(level=0).max().reindex(obs)
+        enc = enc.fillna(od)
+    last = ev.groupby("observation_id", sort=False)[["start", "stop"]].max().max(axis=1).reindex(obs)
+    enc = enc.fillna(last)
+
+    names = sorted(state_of)
+    counts = ev.groupby(["observation_id", "b"], sort=False).size().unstack(fill_value=0) \
+        .reindex(index=obs, columns=names, fill_value=0)
+    st = ev[ev["state"]]
+    dur = (st["stop"] - st["start"]).groupby([st["observation_id"], st["b"]], sort=False).sum().unstack(fill_value=0.0) \
+        .reindex(index=obs, columns=[b for b in names if state_of[b]], fill_value=0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denom = enc.where(enc > 0)
+    cols = {"observation_id": obs.to_numpy(), "encounter_duration_s": enc.to_numpy()}
+    for b in names:
+        c = counts[b].to_numpy(dtype=np.int64)
+        cols[f"{b}_count"] = c
+        cols[f"{b}_present"] = c > 0
+        if state_of[b]:
+            d = dur[b].to_numpy(dtype=float)
+            cols[f"{b}_duration_s"] = d
+            cols[f"{b}_share"] = d / denom.to_numpy()
+    out = pd.DataFrame(cols)
+
+    greet = ev[ev["b"] == snake_case(greeting_behavior)]
+    out["greeting_latency_s"] = greet.groupby("observation_id", sort=False)["start"].min().reindex(obs).to_numpy()
+
+    smile = ev[ev["b"] == snake_case(smile_behavior)]
+    if "modifiers" in events and len(smile):
+        # ev has a RangeIndex, so smile.index are positions into events
+        tokens = events["modifiers"].astype("string").fillna("").to_numpy(dtype=object)[smile.index.to_numpy()]
+        tok = pd.Series(tokens, index=smile.index).str.split("|").explode().str.strip()
+        obs_of = smile["observation_id"].reindex(tok.index)
+        genuine = (tok == genuine_modifier).groupby(obs_of.to_numpy()).any().reindex(obs, fill_value=False)
+        polite = (tok == polite_modifier).groupby(obs_of.to_numpy()).any().reindex(obs, fill_value=False)
+        kind = np.where(genuine.to_numpy(), "genuine", np.where(polite.to_numpy(), "polite", "none"))
+    else:
+        kind = np.full(len(obs), "none")
+    out["smile_type"] = pd.Categorical(kind, dtype=SMILE_TYPES)
+
+    d_enc = smile["observation_id"].map(enc).to_numpy(dtype=float)
+    a, b = smile["start"].to_numpy(), smile["stop"].to_numpy()
+    for k, label in enumerate(("greeting", "transaction", "closing")):
+        lo, hi = d_enc * k / 3, d_enc * (k + 1) / 3
+        hit = ((a < hi) & (b > lo)) | ((a == b) & (a >= lo) & (a <= hi))
+        anyhit = pd.Series(hit).groupby(smile["observation_id"].to_numpy()).any().reindex(obs, fill_value=False)
+        col = pd.array(anyhit.to_numpy(dtype=bool), dtype="boolean")
+        col[np.isnan(enc.to_numpy())] = pd.NA
+        out[f"smile_at_{label}"] = col
+    return out
