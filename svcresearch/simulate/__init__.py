@@ -92,7 +92,7 @@ from svcresearch.simulate._model import (BEHAVIOURS, DEFAULT_PARAMETERS, derived
 from svcresearch.simulate._study import DEFAULT_FAULT_RATES
 from svcresearch.simulate._writers import write_delimited, write_sav, write_xlsx
 
-__all__ = ["simulate_study", "simulate_truth", "design_matrix", "DEFAULT_PARAMETERS", "DEFAULT_FAULT_RATES",
+__all__ = ["simulate_study", "study_truth", "simulate_truth", "design_matrix", "DEFAULT_PARAMETERS", "DEFAULT_FAULT_RATES",
            "STUDY_FILES"]
 
 _CODEBOOK = Path(__file__).resolve().parent.parent / "resources" / "default_codebook.yaml"
@@ -155,8 +155,11 @@ def simulate_study(*, n_encounters: int = 2400, seed: int = 20261122, out, overw
     true coefficients recovered by an ordinal logit (statsmodels ``OrderedModel``) on the true
     latent variables of a large simulation, the employee ICC recovered from ``y*``.
     """
-    check_number("n_encounters", n_encounters, low=100, high=10_000_000, integer=True)
-    check_number("seed", seed, low=0, integer=True)
+    try:  # InputError so that the CLI reports a bad --encounters/--seed in one line
+        check_number("n_encounters", n_encounters, low=100, high=10_000_000, integer=True)
+        check_number("seed", seed, low=0, integer=True)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     check_type("overwrite", overwrite, bool)
     check_type("progress", progress, bool)
     check_type("out", out, (str, Path), what="a path")
@@ -179,9 +182,7 @@ def simulate_study(*, n_encounters: int = 2400, seed: int = 20261122, out, overw
         bar.set_postfix_str(label)
         bar.update(1)
 
-    seq = np.random.SeedSequence(seed)
-    rngs = {name: np.random.default_rng(child) for name, child in
-            zip(["truth", "operations", "coder_a", "coder_b", "boris", "survey", "select"], seq.spawn(7))}
+    rngs = _streams(seed)
     truth = simulate_truth(n_encounters, rngs["truth"], params)
     n = n_encounters
     step("truth")
@@ -251,6 +252,21 @@ def simulate_study(*, n_encounters: int = 2400, seed: int = 20261122, out, overw
     step("done")
     bar.close()
     return gt
+
+
+def _streams(seed: int) -> dict:
+    """Independent random streams: the truth never depends on fault rates or file writing."""
+    names = ["truth", "operations", "coder_a", "coder_b", "boris", "survey", "select"]
+    return {name: np.random.default_rng(child) for name, child in zip(names, np.random.SeedSequence(seed).spawn(7))}
+
+
+def study_truth(*, n_encounters: int, seed: int, parameters: dict | None = None) -> dict:
+    """The true encounters behind ``simulate_study(n_encounters=..., seed=...)`` (same random stream).
+
+    For validation only: returns the arrays of :func:`simulate_truth` (true behaviours, random
+    effects, latent mediator ``m``, linear predictor ``eta`` and latent ``y_star``).
+    """
+    return simulate_truth(n_encounters, _streams(seed)["truth"], merge_parameters(parameters))
 
 
 def _write_paper_survey(path: Path, cols: dict) -> None:
