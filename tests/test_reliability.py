@@ -494,3 +494,16 @@ def test_reliability_table_single_category_behaviour():
     assert np.isnan(row["alpha"]) and np.isnan(row["kappa"]) and row["alpha_label"] == "undefined"
     assert row["ac1"] == 1.0 and row["percent_agreement"] == 1.0
     assert "only one category" in row["note"]
+
+
+def test_simulate_ratings_shape_and_checks():
+    df = rl.simulate_ratings(50, n_raters=3, prevalence=(0.2, 0.8), accuracy=1.0, missing=0.1, seed=2)
+    assert list(df.columns) == ["unit", "rater", "value"] and len(df) == 150
+    assert df["value"].isna().any() and set(df["value"].dropna()) <= {0, 1}
+    # accuracy 1: every observed judgement of a unit is the same, so agreement is perfect
+    with pytest.warns(rl.ReliabilityWarning, match="missing"):
+        assert rl.percent_agreement(df, **K) == 1.0
+    with pytest.raises(ValueError, match="`prevalence`"):
+        rl.simulate_ratings(10, prevalence=(0.5, 0.6))
+    with pytest.raises(ValueError, match="`accuracy`"):
+        rl.simulate_ratings(10, accuracy=1.5)
