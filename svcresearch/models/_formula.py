@@ -67,12 +67,18 @@ def _rhs_variables(rhs: str, data: pd.DataFrame) -> list[str]:
     return [v for v in names if v in data.columns]
 
 
-def _plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Nullable pandas dtypes -> numpy dtypes (no NA left at this point); drop unused levels."""
+def _plain_dtypes(frame: pd.DataFrame, keep_levels: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Nullable pandas dtypes -> numpy dtypes (no NA left at this point); drop unused levels.
+
+    Unused levels of categorical predictors would give all-zero dummy columns; the outcome's
+    (``keep_levels``) are kept so the fitter can report them.
+    """
     out = {}
     for col in frame.columns:
         s = frame[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):
+        if isinstance(s.dtype, pd.CategoricalDtype) and col in keep_levels:
+            out[col] = s
+        elif isinstance(s.dtype, pd.CategoricalDtype):
             out[col] = s.cat.remove_unused_categories()
         elif isinstance(s.dtype, pd.BooleanDtype):
             out[col] = s.astype(bool)
@@ -159,7 +165,7 @@ def build_design(data: Any, formula: str, *, groups: str | None = None, missing:
     if len(frame) == 0:
         raise ValueError(f"No complete rows left for formula {formula!r} "
                          f"({n_na} rows had missing values).")
-    frame = _plain_dtypes(frame)
+    frame = _plain_dtypes(frame, keep_levels=(outcome,))
 
     weights = None
     collapsed = False
