@@ -1,0 +1,349 @@
+"""A catalogue of bad inputs: each ends in one clear error line (exit 2, no outputs) or in a specific
+quarantine reason — never a traceback, never a silent drop.
+
+Every case starts from a tiny hand-made study (3 encounters) that cleans without problems, then
+breaks one thing.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from svcresearch import cli
+from svcresearch.codebook import default_codebook_path
+
+OPS = """encounter_id,service_point,employee_id,employee_name,customer_id,customer_name,customer_email,customer_phone,channel,start_time,wait_min,returning_customer,service_failure,duration_s
+ENC-000001,SP01,E-00001,Aino Virtanen,C-000001,Pekka Korhonen,pekka@example.fi,040 123 4567,face_to_face,2026-03-02 10:15,1.5,no,no,120
+ENC-000002,SP01,E-00002,Ville Nieminen,C-000002,Liisa Laine,liisa@example.fi,050 765 4321,phone,2.3.2026 10.20,"3,5",yes,yes,200
+ENC-000003,SP02,E-00001,Aino Virtanen,C-000003,Kalle Mäkinen,kalle@example.fi,044 111 2222,face_to_face,2026-03-02 11:00,0,no,no,90
+"""
+CODING = """encounter_id,coder,eye_contact,greeting,smile,resolved,empathy,apology,explanation,acknowledged_wait,phone_use,scripted,upselling,referral,coder_comment
+ENC-000001,A,yes,yes,genuine,yes,yes,,,,no,no,no,,fine
+ENC-000002,A,,yes,,no,no,yes,no,yes,no,no,no,yes,
+ENC-000003,A,no,K,ei,yes,no,,,,no,yes,no,,
+"""
+SURVEY = """receipt_code,responded_at,sat_overall,sat_1,sat_2,sat_3,felt_valued,tell_others,post_online,respondent_email,open_feedback
+ENC-000001,2026-03-02 12:00,5,6,7,6,6,yes,no,pekka@example.fi,hyvä
+ENC-000002,2026-03-02 13:00,2,3,2,3,2,no,no,,
+"""
+
+
+def make_study(root: Path, *, ops=OPS, coding=CODING, survey=SURVEY, study=None, codebook=None) -> Path:
+    raw = root / "raw"
+    raw.mkdir(parents=True)
+    (raw / "operations.csv").write_text(ops, encoding="utf-8")
+    (raw / "coding_A.csv").write_text(coding, encoding="utf-8")
+    (raw / "survey.csv").write_text(survey, encoding="utf-8")
+    if codebook is None:
+        shutil.copy(default_codebook_path(), raw / "codebook.yaml")
+    else:
+        (raw / "codebook.yaml").write_text(codebook, encoding="utf-8")
+    spec = study if study is not None else {
+        "name": "tiny", "codebook": "codebook.yaml",
+        "files": [{"path": "operations.csv", "kind": "operations"},
+                  {"path": "coding_A.csv", "kind": "coding"},
+                  {"path": "survey.csv", "kind": "survey"}]}
+    if spec is not False:
+        (raw / "study.yaml").write_text(spec if isinstance(spec, str) else yaml.safe_dump(spec), encoding="utf-8")
+    return raw
+
+
+def run_clean(root: Path, raw: Path, capsys, monkeypatch):
+    monkeypatch.setenv("SVCRESEARCH_KEY", "test-key")
+    out = root / "processed"
+    code = cli.main(["clean", "--raw", str(raw), "--out", str(out), "--quiet"])
+    return code, out, capsys.readouterr()
+
+
+def expect_error(tmp_path, capsys, monkeypatch, raw, *, names):
+    code, out, cap = run_clean(tmp_path, raw, capsys, monkeypatch)
+    lines = cap.err.strip().splitlines()
+    assert code == 2, cap.err
+    assert len(lines) == 1, cap.err
+    assert "Traceback" not in cap.err
+    for n in names:
+        assert n in lines[0], (n, lines[0])
+    assert not out.exists()
+    return lines[0]
+
+
+def expect_quarantine(tmp_path, capsys, monkeypatch, raw, *, file, row, column, reason):
+    code, out, cap = run_clean(tmp_path, raw, capsys, monkeypatch)
+    assert code == 0, cap.err
+    q = pd.read_csv(out / "quarantine.csv", dtype=str, keep_default_na=False)
+    hit = q[(q["file"] == file) & (q["row"] == str(row)) & (q["column"] == column) & (q["reason"] == reason)]
+    assert len(hit) >= 1, q.to_string()
+    import json
+
+    rep = json.loads((out / "cleaning_report.json").read_text())
+    for e in rep["files"]:
+        assert e["read"] == e["kept"] + e["merged"] + e["quarantined"]
+    return q, rep
+
+
+def test_baseline_study_is_clean(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path)
+    code, out, cap = run_clean(tmp_path, raw, capsys, monkeypatch)
+    assert code == 0, cap.err
+    q = pd.read_csv(out / "quarantine.csv")
+    assert len(q) == 0
+    enc = pd.read_parquet(out / "encounters.parquet")
+    assert enc["greeting"].tolist() == [True, True, True]
+    assert enc["eye_contact_status"].tolist() == ["observed", "not_applicable", "observed"]
+    assert enc["wait_min"].tolist() == [1.5, 3.5, 0.0]
+
+
+# --- one-line errors (exit 2, nothing written) -------------------------------------------------------
+def test_raw_folder_missing(tmp_path, capsys, monkeypatch):
+    expect_error(tmp_path, capsys, monkeypatch, tmp_path / "nowhere", names=["nowhere"])
+
+
+def test_missing_study_yaml(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, study=False)
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "not found"])
+
+
+def test_study_yaml_not_yaml(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, study="files: [unclosed\n")
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "YAML"])
+
+
+def test_study_yaml_not_a_mapping(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, study="- just\n- a list\n")
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "mapping"])
+
+
+def test_study_yaml_unknown_key(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, study={"codebook": "codebook.yaml", "fils": []})
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "fils"])
+
+
+def test_study_yaml_names_missing_file(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, study={"codebook": "codebook.yaml",
+                                      "files": [{"path": "operations.csv", "kind": "operations"},
+                                                {"path": "coding_B.csv", "kind": "coding"}]})
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "coding_B.csv", "files"])
+
+
+def test_unknown_file_kind(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, study={"codebook": "codebook.yaml",
+                                      "files": [{"path": "operations.csv", "kind": "logbook"}]})
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "logbook", "kind"])
+
+
+def test_study_yaml_without_codebook(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, study={"files": [{"path": "operations.csv", "kind": "operations"}]})
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "codebook"])
+
+
+def test_codebook_file_missing(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, study={"codebook": "cb2.yaml",
+                                      "files": [{"path": "operations.csv", "kind": "operations"}]})
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "cb2.yaml"])
+
+
+def test_bad_codebook_role(tmp_path, capsys, monkeypatch):
+    text = default_codebook_path().read_text(encoding="utf-8").replace(
+        "    label_fi: Hymy\n    role: behaviour", "    label_fi: Hymy\n    role: feeling")
+    raw = make_study(tmp_path, codebook=text)
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["codebook.yaml", "smile", "feeling"])
+
+
+def test_bad_codebook_yaml(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, codebook="variables: {greeting: [\n")
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["codebook.yaml"])
+
+
+def test_file_listed_twice(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, study={"codebook": "codebook.yaml",
+                                      "files": [{"path": "operations.csv", "kind": "operations"},
+                                                {"path": "operations.csv", "kind": "operations"}]})
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "operations.csv", "twice"])
+
+
+def test_empty_file(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, coding="")
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["coding_A.csv", "empty"])
+
+
+def test_header_only_file(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, survey=SURVEY.splitlines()[0] + "\n")
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["survey.csv", "no data rows"])
+
+
+def test_wrong_encoding_utf16(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path)
+    (raw / "coding_A.csv").write_bytes(CODING.encode("utf-16"))
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["coding_A.csv"])
+
+
+def test_missing_required_column(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, coding=CODING.replace("encounter_id,coder", "encounter,coder", 1))
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["coding_A.csv", "column 'encounter_id'", "required"])
+
+
+def test_missing_coder_column(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, coding=CODING.replace("encounter_id,coder,", "encounter_id,who,", 1))
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["coding_A.csv", "column 'coder'"])
+
+
+def test_survey_receipt_code_column_missing(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, survey=SURVEY.replace("receipt_code", "kuitti", 1))
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["survey.csv", "column 'receipt_code'"])
+
+
+def test_coding_without_behaviour_columns(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, coding="encounter_id,coder,note\nENC-000001,A,x\n")
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["coding_A.csv", "behaviour"])
+
+
+def test_survey_without_outcomes(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, survey="receipt_code,open_feedback\nENC-000001,ok\n")
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["survey.csv", "outcome"])
+
+
+def test_unsupported_extension(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path)
+    (raw / "coding.json").write_text("{}")
+    spec = yaml.safe_load((raw / "study.yaml").read_text())
+    spec["files"][1]["path"] = "coding.json"
+    (raw / "study.yaml").write_text(yaml.safe_dump(spec))
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["coding.json", "extension"])
+
+
+def test_duplicate_column_names(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, coding=CODING.replace(",coder_comment", ",greeting", 1))
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["coding_A.csv", "greeting"])
+
+
+def test_ragged_rows(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, coding=CODING + "ENC-000004,A,yes\n")
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["coding_A.csv", "line 5"])
+
+
+def test_read_options_on_boris_rejected(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path)
+    (raw / "video.tsv").write_text("x\n")
+    spec = yaml.safe_load((raw / "study.yaml").read_text())
+    spec["files"].append({"path": "video.tsv", "kind": "boris", "sep": "\t"})
+    (raw / "study.yaml").write_text(yaml.safe_dump(spec))
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "video.tsv", "BORIS"])
+
+
+def test_unknown_sheet(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path)
+    pd.read_csv(_io_str(CODING), dtype=str).to_excel(raw / "coding.xlsx", sheet_name="coding", index=False)
+    spec = yaml.safe_load((raw / "study.yaml").read_text())
+    spec["files"][1] = {"path": "coding.xlsx", "kind": "coding", "sheet": "koodaus"}
+    (raw / "study.yaml").write_text(yaml.safe_dump(spec))
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["coding.xlsx", "koodaus"])
+
+
+def test_output_inside_raw_folder(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path)
+    monkeypatch.setenv("SVCRESEARCH_KEY", "k")
+    code = cli.main(["clean", "--raw", str(raw), "--out", str(raw / "processed"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "raw" in err[0]
+    assert not (raw / "processed").exists()
+
+
+def _io_str(text):
+    import io
+
+    return io.StringIO(text)
+
+
+# --- specific quarantine reasons (exit 0) -----------------------------------------------------------
+def test_unknown_code(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, coding=CODING.replace("ENC-000003,A,no,K", "ENC-000003,A,no,jep"))
+    q, _ = expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="coding_A.csv", row=4,
+                             column="greeting", reason="unknown_code")
+    assert q["value"].tolist() == ["jep"]
+
+
+def test_out_of_range_likert(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, survey=SURVEY.replace("ENC-000002,2026-03-02 13:00,2", "ENC-000002,2026-03-02 13:00,6"))
+    expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="survey.csv", row=3, column="sat_overall",
+                      reason="out_of_range")
+
+
+def test_unparseable_date(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, ops=OPS.replace("2026-03-02 11:00", "huomenna"))
+    expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="operations.csv", row=4, column="start_time",
+                      reason="unparseable_time")
+
+
+def test_conflicting_duplicate_ids(tmp_path, capsys, monkeypatch):
+    line = CODING.splitlines()[3].replace(",no,K,", ",yes,K,")
+    raw = make_study(tmp_path, coding=CODING + line + "\n")
+    q, rep = expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="coding_A.csv", row=5,
+                               column="eye_contact", reason="duplicate_conflict")
+    both = q[q["reason"] == "duplicate_conflict"]
+    assert sorted(both["value"]) == ["no", "yes"] and sorted(both["row"]) == ["4", "5"]
+    assert rep["files"][1]["quarantined"] == 2
+
+
+def test_exact_duplicate_merged(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, ops=OPS + OPS.splitlines()[1] + "\n")
+    code, out, cap = run_clean(tmp_path, raw, capsys, monkeypatch)
+    import json
+
+    rep = json.loads((out / "cleaning_report.json").read_text())
+    ops = rep["files"][0]
+    assert (ops["read"], ops["kept"], ops["merged"], ops["quarantined"]) == (4, 3, 1, 0)
+
+
+def test_duplicate_survey_response(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, survey=SURVEY + "ENC-000002,2026-03-02 13:05,4,3,2,3,2,no,no,,\n")
+    expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="survey.csv", row=4, column="sat_overall",
+                      reason="duplicate_response")
+
+
+def test_invalid_and_missing_id(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, coding=CODING + "ENC-X,A,yes,yes,,,,,,,,,,,\n,A,yes,yes,,,,,,,,,,,\n")
+    expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="coding_A.csv", row=5, column="encounter_id",
+                      reason="invalid_id")
+    shutil.rmtree(tmp_path / "processed")
+    expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="coding_A.csv", row=6, column="encounter_id",
+                      reason="missing_required")
+
+
+def test_unlinked_survey_and_coding(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, survey=SURVEY + "ENC-000999,2026-03-02 13:00,4,4,4,4,4,no,no,,\n",
+                     coding=CODING + "ENC-000777,A,yes,yes,,,,,,,,,,,\n")
+    q, rep = expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="survey.csv", row=4,
+                               column="receipt_code", reason="unlinked_survey")
+    assert ((q["file"] == "coding_A.csv") & (q["reason"] == "unlinked_coding")).sum() == 1
+    assert rep["link_rates"]["survey"] == {"linked": 2, "total": 3, "rate": round(2 / 3, 6)}
+
+
+def test_coded_although_not_applicable(tmp_path, capsys, monkeypatch):
+    # eye contact coded on a phone encounter (ENC-000002): not applicable, value withdrawn, reported
+    raw = make_study(tmp_path, coding=CODING.replace("ENC-000002,A,,yes", "ENC-000002,A,yes,yes"))
+    q, _ = expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="coding_A.csv", row=3,
+                             column="eye_contact", reason="out_of_range")
+    enc = pd.read_parquet(tmp_path / "processed" / "encounters.parquet")
+    assert enc.loc[1, "eye_contact_status"] == "not_applicable" and pd.isna(enc.loc[1, "eye_contact"])
+
+
+def test_sav_without_value_labels(tmp_path, capsys, monkeypatch):
+    import pyreadstat
+
+    raw = make_study(tmp_path)
+    df = pd.DataFrame({"receipt_code": ["ENC-000001", "ENC-000003"], "sat_overall": [5.0, 9.0],
+                       "sat_1": [6.0, 5.0], "sat_2": [7.0, 5.0], "sat_3": [6.0, 5.0],
+                       "felt_valued": [6.0, 4.0], "tell_others": [1.0, 0.0], "post_online": [0.0, 0.0]})
+    pyreadstat.write_sav(df, str(raw / "paper.sav"))
+    spec = yaml.safe_load((raw / "study.yaml").read_text())
+    spec["files"].append({"path": "paper.sav", "kind": "survey"})
+    (raw / "study.yaml").write_text(yaml.safe_dump(spec))
+    expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="paper.sav", row=2, column="sat_overall",
+                      reason="out_of_range")
+    enc = pd.read_parquet(tmp_path / "processed" / "encounters.parquet")
+    # bare codes 1/0 are aliases of yes/no; the paper response of ENC-000003 is linked
+    assert enc.loc[2, "tell_others"] == False and enc.loc[2, "survey_mode"] == "paper"  # noqa: E712
