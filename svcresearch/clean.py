@@ -75,6 +75,7 @@ _FILE_KEYS = {"path", "kind", "sheet", "sep", "encoding", "decimal", "header_row
 _STUDY_KEYS = {"name", "description", "codebook", "files", "adjudication", "primary_coder"}
 _ROW_DROPPED = "row dropped"
 _CELL_MISSING = "value set to missing"
+ETHOGRAM = {"eye contact": "STATE", "smile": "STATE", "greeting": "POINT", "nod": "POINT"}
 # event_features column -> encounters.parquet column (docs/study_layout.md "video (BORIS) features")
 VIDEO_COLUMNS = {
     "eye_contact_count": "video_eye_contact_count",
@@ -775,7 +776,8 @@ def _video(specs: list[FileSpec], codebook: Codebook, spine: pd.Index, quarantin
         silent = np.array([(f, r) not in have for f, r in zip(lev["source_file"], lev["source_row"])])
         if silent.any():
             raise RuntimeError("events.validate_events dropped events without a quarantine entry")
-    feats = evmod.event_features(valid.drop(columns=["_k"]))
+    # the BORIS ethogram of the study layout: columns exist even when a behaviour never occurs
+    feats = evmod.event_features(valid.drop(columns=["_k"]), behaviors=ETHOGRAM)
     if "observation_id" in feats.columns:
         feats = feats.set_index("observation_id")
     feats.index = feats.index.astype("string")
