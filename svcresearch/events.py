@@ -102,42 +102,41 @@ def validate_events(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     column = np.full(n, None, dtype=object)
     value = np.full(n, None, dtype=object)
     detail = np.full(n, None, dtype=object)
+    codes = {c: pd.factorize(events[c], use_na_sentinel=False)
+             for c in ("observation_id", "subject", "behavior")}
+
+    def label(c, i):
+        code, uniq = codes[c]
+        return uniq[code[i]]
 
     def mark(mask, why, col, val, text):
-        mask = mask & (reason == None)  # noqa: E711 - elementwise on an object array
-        reason[mask], column[mask], value[mask], detail[mask] = why, col, val[mask], text[mask]
-
-    obs = events["observation_id"].astype("string").fillna("").to_numpy(dtype=object)
-    subj = events["subject"].astype("string").fillna("").to_numpy(dtype=object)
-    beh = events["behavior"].astype("string").fillna("").to_numpy(dtype=object)
-    where = np.array([f"'{b}' ({s}, observation {o})" for o, s, b in zip(obs, subj, beh)], dtype=object)
+        """Quarantine the events in ``mask`` not yet quarantined; texts only for those (speed)."""
+        idx = np.flatnonzero(mask & (reason == None))  # noqa: E711 - elementwise on an object array
+        for i in idx:
+            where = f"'{label('behavior', i)}' ({label('subject', i)}, observation {label('observation_id', i)})"
+            reason[i], column[i], value[i], detail[i] = why, col, val(i), text(i, where)
 
     none_time = np.isnan(start) & np.isnan(stop)
-    mark(has_unparsed, "unparseable_time", "time", unparsed,
-         np.array([f"time {v!r} of {w} is not a number" for v, w in zip(unparsed, where)], dtype=object))
-    point_missing = ~is_state & np.isnan(start)
-    mark(point_missing | (is_state & none_time), "unparseable_time", "start_s",
-         np.full(n, "NA", dtype=object),
-         np.array([f"{w} has no time" for w in where], dtype=object))
-    no_stop = is_state & ~np.isnan(start) & np.isnan(stop)
-    mark(no_stop, "unpaired_event", "stop_s", np.array([_fmt(x) for x in start], dtype=object),
-         np.array([f"START at {_fmt(t)} s of {w} has no STOP" for t, w in zip(start, where)], dtype=object))
-    no_start = is_state & np.isnan(start) & ~np.isnan(stop)
-    mark(no_start, "unpaired_event", "start_s", np.array([_fmt(x) for x in stop], dtype=object),
-         np.array([f"STOP at {_fmt(t)} s of {w} has no START" for t, w in zip(stop, where)], dtype=object))
+    mark(has_unparsed, "unparseable_time", "time", lambda i: unparsed[i],
+         lambda i, w: f"time {unparsed[i]!r} of {w} is not a number")
+    mark((~is_state & np.isnan(start)) | (is_state & none_time), "unparseable_time", "start_s",
+         lambda i: "NA", lambda i, w: f"{w} has no time")
+    mark(is_state & ~np.isnan(start) & np.isnan(stop), "unpaired_event", "stop_s",
+         lambda i: _fmt(start[i]), lambda i, w: f"START at {_fmt(start[i])} s of {w} has no STOP")
+    mark(is_state & np.isnan(start) & ~np.isnan(stop), "unpaired_event", "start_s",
+         lambda i: _fmt(stop[i]), lambda i, w: f"STOP at {_fmt(stop[i])} s of {w} has no START")
     with np.errstate(invalid="ignore"):
         negative = is_state & (stop < start)
-    mark(negative, "negative_duration", "stop_s", np.array([_fmt(x) for x in stop], dtype=object),
-         np.array([f"{w} stops at {_fmt(b)} s before it starts at {_fmt(a)} s" for a, b, w in
-                   zip(start, stop, where)], dtype=object))
+    mark(negative, "negative_duration", "stop_s", lambda i: _fmt(stop[i]),
+         lambda i, w: f"{w} stops at {_fmt(stop[i])} s before it starts at {_fmt(start[i])} s")
 
     # Overlaps among the STATE events still valid, per observation × subject × behavior.
     cand = np.flatnonzero(is_state & (reason == None))  # noqa: E711
     overlap = np.zeros(n, dtype=bool)
     prev_stop = np.full(n, np.nan)
     if len(cand) > 1:
-        key = pd.DataFrame({"o": obs[cand], "s": subj[cand], "b": beh[cand]})
-        gid = key.groupby(["o", "s", "b"], sort=False).ngroup().to_numpy()
+        key = pd.DataFrame({c: codes[c][0][cand] for c in codes})
+        gid = key.groupby(list(codes), sort=False).ngroup().to_numpy()
         order = np.lexsort((np.arange(len(cand)), stop[cand], start[cand], gid))
         g, a, b = gid[order], start[cand][order], stop[cand][order]
         new = np.ones(len(g), dtype=bool)
@@ -150,13 +149,14 @@ def validate_events(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         prev[new] = -np.inf
         suspect = a < prev
         if suspect.any():
-            bad_groups = np.unique(g[suspect])
+            bounds = np.flatnonzero(new)
+            ends = np.append(bounds[1:], len(g))
+            grp_of = np.cumsum(new) - 1
             flagged = np.zeros(len(g), dtype=bool)
             prev_kept = np.full(len(g), np.nan)
-            for grp in bad_groups:
-                idx = np.flatnonzero(g == grp)
+            for grp in np.unique(grp_of[suspect]):
                 kept_stop = -np.inf
-                for i in idx:
+                for i in range(bounds[grp], ends[grp]):
                     if a[i] < kept_stop:
                         flagged[i] = True
                         prev_kept[i] = kept_stop
@@ -164,9 +164,9 @@ def validate_events(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                         kept_stop = max(kept_stop, b[i])
             overlap[cand[order[flagged]]] = True
             prev_stop[cand[order[flagged]]] = prev_kept[flagged]
-    mark(overlap, "overlapping_state", "start_s", np.array([_fmt(x) for x in start], dtype=object),
-         np.array([f"{w} starts at {_fmt(a)} s before the previous one stopped at {_fmt(p)} s"
-                   for a, p, w in zip(start, prev_stop, where)], dtype=object))
+    mark(overlap, "overlapping_state", "start_s", lambda i: _fmt(start[i]),
+         lambda i, w: f"{w} starts at {_fmt(start[i])} s before the previous one stopped at "
+                      f"{_fmt(prev_stop[i])} s")
 
     bad = reason != None  # noqa: E711
     file = (events["source_file"].astype("string") if "source_file" in events
@@ -184,10 +184,6 @@ def validate_events(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     quarantine = quarantine.astype({"file": "string", "row": "Int64", "column": "string", "value": "string",
                                     "reason": "string", "detail": "string"})
     return events.loc[~bad], quarantine
-
-
-def _obs_order(ev: pd.DataFrame) -> pd.Index:
-    return pd.Index(pd.unique(ev["observation_id"]), name="observation_id")
 
 
 def event_features(events: pd.DataFrame, *, durations: pd.Series | None = None,
@@ -249,31 +245,23 @@ def event_features(events: pd.DataFrame, *, durations: pd.Series | None = None,
                          f"({reasons}); pass the valid part of validate_events(events).")
 
     is_state = events["behavior_type"].astype("string").str.upper().to_numpy(dtype=object) == "STATE"
-    raw_names = events["behavior"].astype("string").fillna("")
-    uniq = pd.unique(raw_names)
-    snake = {b: snake_case(b) for b in uniq}
-    clash: dict[str, set] = {}
-    for b, s in snake.items():
-        clash.setdefault(s, set()).add(b)
-    clash = {s: v for s, v in clash.items() if len(v) > 1}
+    bcode, braw = pd.factorize(events["behavior"].astype("string").fillna(""))
+    snake_of = [snake_case(b) for b in braw]
+    groups: dict[str, set] = {}
+    for b, sn in zip(braw, snake_of):
+        groups.setdefault(sn, set()).add(b)
+    clash = {sn: v for sn, v in groups.items() if len(v) > 1}
     if clash:
-        s, v = next(iter(clash.items()))
-        raise ValueError(f"`events` behaviours {sorted(v)} all become {s!r} in snake case; expected "
+        sn, v = next(iter(clash.items()))
+        raise ValueError(f"`events` behaviours {sorted(v)} all become {sn!r} in snake case; expected "
                          "distinct behaviour names.")
-    ev = pd.DataFrame({
-        "observation_id": events["observation_id"].to_numpy(),
-        "b": raw_names.map(snake).to_numpy(dtype=object),
-        "state": is_state,
-        "start": pd.to_numeric(events["start_s"]).to_numpy(dtype=float),
-        "stop": pd.to_numeric(events["stop_s"]).to_numpy(dtype=float),
-    })
-    ev.loc[~ev["state"], "stop"] = ev.loc[~ev["state"], "start"]
-    types = ev.groupby("b")["state"].agg(["any", "all"])
-    mixed = types.index[types["any"] != types["all"]].tolist()
-    if mixed:
-        raise ValueError(f"`events` behaviour(s) {mixed} are coded both as STATE and as POINT; expected one "
-                         "type per behaviour.")
-    state_of = types["all"].to_dict()
+    state_of: dict[str, bool] = {}
+    for sn in groups:
+        kinds = set(is_state[bcode == snake_of.index(sn)])
+        if len(kinds) > 1:
+            raise ValueError(f"`events` behaviour {sn!r} is coded both as STATE and as POINT; expected one "
+                             "type per behaviour.")
+        state_of[sn] = kinds.pop()
     for b, t in (behaviors or {}).items():
         if str(t).upper() not in ("STATE", "POINT"):
             raise ValueError(f"`behaviors` must map behaviour names to 'STATE' or 'POINT'; got {b!r}: {t!r}.")
@@ -282,61 +270,67 @@ def event_features(events: pd.DataFrame, *, durations: pd.Series | None = None,
             raise ValueError(f"`behaviors` says {b!r} is {t} but the events code it as "
                              f"{'STATE' if state_of[sb] else 'POINT'}.")
         state_of.setdefault(sb, str(t).upper() == "STATE")
-    obs = _obs_order(ev)
+    names = sorted(state_of)
+    col_of = {sn: k for k, sn in enumerate(names)}
+    b = np.array([col_of[sn] for sn in snake_of], dtype=np.int64)[bcode]  # behaviour column per event
+    o, obs = pd.factorize(events["observation_id"])  # order of first appearance
+    n_obs, n_b = len(obs), len(names)
+    start = pd.to_numeric(events["start_s"]).to_numpy(dtype=float)
+    stop = pd.to_numeric(events["stop_s"]).to_numpy(dtype=float)
+    stop = np.where(is_state, stop, start)
 
     # encounter duration: durations, else observation_duration_s, else the last event time
-    enc = pd.Series(np.nan, index=obs, dtype=float)
+    obs_index = pd.Index(obs)
+    enc = np.full(n_obs, np.nan)
     if durations is not None:
-        enc = pd.to_numeric(durations, errors="coerce").reindex(obs).astype(float)
+        enc = pd.to_numeric(durations, errors="coerce").reindex(obs_index).to_numpy(dtype=float)
     if "observation_duration_s" in events:
-        od = pd.Series(pd.to_numeric(events["observation_duration_s"], errors="coerce").to_numpy(dtype=float),
-                       index=ev["observation_id"]).groupby(level=0).max().reindex(obs)
-        enc = enc.fillna(od)
-    last = ev.groupby("observation_id", sort=False)[["start", "stop"]].max().max(axis=1).reindex(obs)
-    enc = enc.fillna(last)
+        od = pd.to_numeric(events["observation_duration_s"], errors="coerce").to_numpy(dtype=float)
+        od_max = pd.Series(od).groupby(o).max().reindex(range(n_obs)).to_numpy(dtype=float)
+        enc = np.where(np.isnan(enc), od_max, enc)
+    last = pd.Series(np.fmax(start, stop)).groupby(o).max().reindex(range(n_obs)).to_numpy(dtype=float)
+    enc = np.where(np.isnan(enc), last, enc)
+    denom = np.where(enc > 0, enc, np.nan)
 
-    names = sorted(state_of)
-    counts = ev.groupby(["observation_id", "b"], sort=False).size().unstack(fill_value=0) \
-        .reindex(index=obs, columns=names, fill_value=0)
-    st = ev[ev["state"]]
-    dur = (st["stop"] - st["start"]).groupby([st["observation_id"], st["b"]], sort=False).sum().unstack(fill_value=0.0) \
-        .reindex(index=obs, columns=[b for b in names if state_of[b]], fill_value=0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        denom = enc.where(enc > 0)
-    cols = {"observation_id": obs.to_numpy(), "encounter_duration_s": enc.to_numpy()}
-    for b in names:
-        c = counts[b].to_numpy(dtype=np.int64)
-        cols[f"{b}_count"] = c
-        cols[f"{b}_present"] = c > 0
-        if state_of[b]:
-            d = dur[b].to_numpy(dtype=float)
-            cols[f"{b}_duration_s"] = d
-            cols[f"{b}_share"] = d / denom.to_numpy()
+    cell = o * n_b + b
+    counts = np.bincount(cell, minlength=n_obs * n_b).reshape(n_obs, n_b)
+    dur = np.bincount(cell[is_state], weights=(stop - start)[is_state], minlength=n_obs * n_b).reshape(n_obs, n_b)
+    cols = {"observation_id": np.asarray(obs), "encounter_duration_s": enc}
+    for k, sn in enumerate(names):
+        cols[f"{sn}_count"] = counts[:, k].astype(np.int64)
+        cols[f"{sn}_present"] = counts[:, k] > 0
+        if state_of[sn]:
+            cols[f"{sn}_duration_s"] = dur[:, k]
+            with np.errstate(invalid="ignore"):
+                cols[f"{sn}_share"] = dur[:, k] / denom
     out = pd.DataFrame(cols)
+    out["observation_id"] = out["observation_id"].astype(events["observation_id"].dtype)
 
-    greet = ev[ev["b"] == snake_case(greeting_behavior)]
-    out["greeting_latency_s"] = greet.groupby("observation_id", sort=False)["start"].min().reindex(obs).to_numpy()
+    greet = b == col_of.get(snake_case(greeting_behavior), -1)
+    out["greeting_latency_s"] = pd.Series(start[greet]).groupby(o[greet]).min().reindex(range(n_obs)).to_numpy()
 
-    smile = ev[ev["b"] == snake_case(smile_behavior)]
+    smile = np.flatnonzero(b == col_of.get(snake_case(smile_behavior), -1))
+    kind = np.full(n_obs, "none", dtype=object)
     if "modifiers" in events and len(smile):
-        # ev has a RangeIndex, so smile.index are positions into events
-        tokens = events["modifiers"].astype("string").fillna("").to_numpy(dtype=object)[smile.index.to_numpy()]
-        tok = pd.Series(tokens, index=smile.index).str.split("|").explode().str.strip()
-        obs_of = smile["observation_id"].reindex(tok.index)
-        genuine = (tok == genuine_modifier).groupby(obs_of.to_numpy()).any().reindex(obs, fill_value=False)
-        polite = (tok == polite_modifier).groupby(obs_of.to_numpy()).any().reindex(obs, fill_value=False)
-        kind = np.where(genuine.to_numpy(), "genuine", np.where(polite.to_numpy(), "polite", "none"))
-    else:
-        kind = np.full(len(obs), "none")
+        mods = events["modifiers"].iloc[smile].astype("string").fillna("")
+        tok = mods.reset_index(drop=True).str.split("|").explode().str.strip()
+        owner = o[smile][tok.index.to_numpy()]
+        genuine = np.zeros(n_obs, dtype=bool)
+        polite = np.zeros(n_obs, dtype=bool)
+        genuine[owner[(tok == genuine_modifier).to_numpy(dtype=bool, na_value=False)]] = True
+        polite[owner[(tok == polite_modifier).to_numpy(dtype=bool, na_value=False)]] = True
+        kind = np.where(genuine, "genuine", np.where(polite, "polite", "none"))
     out["smile_type"] = pd.Categorical(kind, dtype=SMILE_TYPES)
 
-    d_enc = smile["observation_id"].map(enc).to_numpy(dtype=float)
-    a, b = smile["start"].to_numpy(), smile["stop"].to_numpy()
+    d_enc = enc[o[smile]]
+    a, z = start[smile], stop[smile]
+    unknown = np.isnan(enc)
     for k, label in enumerate(("greeting", "transaction", "closing")):
         lo, hi = d_enc * k / 3, d_enc * (k + 1) / 3
-        hit = ((a < hi) & (b > lo)) | ((a == b) & (a >= lo) & (a <= hi))
-        anyhit = pd.Series(hit).groupby(smile["observation_id"].to_numpy()).any().reindex(obs, fill_value=False)
-        col = pd.array(anyhit.to_numpy(dtype=bool), dtype="boolean")
-        col[np.isnan(enc.to_numpy())] = pd.NA
+        hit = ((a < hi) & (z > lo)) | ((a == z) & (a >= lo) & (a <= hi))
+        anyhit = np.zeros(n_obs, dtype=bool)
+        anyhit[o[smile][hit]] = True
+        col = pd.array(anyhit, dtype="boolean")
+        col[unknown] = pd.NA
         out[f"smile_at_{label}"] = col
     return out
