@@ -106,7 +106,8 @@ def _decode(raw: bytes, *, file: Path, encoding: str | None) -> tuple[bytes, str
         try:
             raw[3:_SNIFF_BYTES].decode("utf-8")
         except UnicodeDecodeError as err:
-            if err.start < min(len(raw), _SNIFF_BYTES) - 3 - 4:  # not just a character cut by the window
+            cut = len(raw) > _SNIFF_BYTES and err.start >= _SNIFF_BYTES - 3 - 4
+            if not cut:  # a character cut by the window end is fine
                 raise InputError(f"starts with a UTF-8 BOM but is not valid UTF-8 (byte {err.start + 3}); "
                                  "expected UTF-8, UTF-8 with BOM or cp1252 text", file=file) from None
         return raw[3:], "utf-8-sig"
@@ -200,27 +201,20 @@ def _is_blank(cell: Any) -> bool:
 def _find_header(rows: list[list[Any]]) -> int:
     """Index (into ``rows``) of the header: the first row as wide as the table and (nearly) full.
 
-    Note/title rows above the header ("Coding sheet v2 – do not edit") are either narrower than
-    the table or, when a spreadsheet padded them with empty cells, mostly empty.
+    The table width is the most common number of fields. Note/title rows above the header
+    ("Coding sheet v2 – do not edit") are either narrower or, when a spreadsheet padded them
+    with empty cells, mostly empty; a header has a name in (nearly) every column.
     """
-    widths = []
-    for r in rows:
-        w = len(r)
-        while w and _is_blank(r[w - 1]):
-            w -= 1
-        widths.append(w)
-    nonblank = [w for w in widths if w]
-    if not nonblank:
+    filled = [sum(not _is_blank(c) for c in r) for r in rows]
+    widths = [len(r) for r, f in zip(rows, filled) if f]
+    if not widths:
         return 0
-    width = Counter(nonblank).most_common(1)[0][0]
-    # Data rows may end with empty cells, so the modal trimmed width can be below the header's;
-    # the header is at least as wide as the modal row.
+    width = Counter(widths).most_common(1)[0][0]
     need = width if width <= 2 else max(2, math.ceil(width / 2))
     for i, r in enumerate(rows):
-        filled = sum(not _is_blank(c) for c in r)
-        if widths[i] >= width and filled >= need:
+        if len(r) >= width and filled[i] >= need:
             return i
-    return next(i for i, w in enumerate(widths) if w)
+    return next(i for i, f in enumerate(filled) if f)
 
 
 def _check_columns(names: list[str], *, file: Path, where: str = "") -> None:
@@ -391,7 +385,8 @@ def _read_text(p: Path, *, sep, encoding, decimal, header_row) -> pd.DataFrame:
         if "UTF8" in msg or "UTF-8" in msg:
             if encoding is None and enc == "utf-8":  # valid UTF-8 at the start only: cp1252 after all
                 return _read_text(p, sep=sep, encoding="cp1252", decimal=decimal, header_row=header_row)
-            raise InputError(f"is not valid {enc} text beyond the first {_SNIFF_BYTES} bytes; expected "
+            what = "UTF-8" if enc.startswith("utf") else enc
+            raise InputError(f"is not valid {what} text beyond the first {_SNIFF_BYTES} bytes; expected "
                              "UTF-8, UTF-8 with BOM or cp1252 text", file=p) from None
         line = _first_ragged_line(bytes(data).decode("utf-8", "replace"), sep, len(names), data_line)
         where = f" at line {line}" if line else ""
