@@ -172,8 +172,8 @@ def load_study(raw_dir: str | Path) -> StudySpec:
     adjudication = None
     if adj:
         adj_entry = adj if isinstance(adj, dict) else {"path": adj}
-        adjudication = _file_spec({**adj_entry, "kind": "coding"}, raw_dir=raw_dir, study=path,
-                                  where="adjudication")
+        adjudication = _file_spec({"coder": "adjudication", **adj_entry, "kind": "coding"}, raw_dir=raw_dir,
+                                  study=path, where="adjudication")
     primary = spec.get("primary_coder", "A")
     return StudySpec(path=path, name=str(spec.get("name") or raw_dir.name),
                      description=str(spec.get("description") or ""), codebook_path=codebook_path,
@@ -877,8 +877,20 @@ def _assemble(study, codebook, key, spine, ops, coding, adjud, survey, survey_ta
     cons = cons.reindex(enc["encounter_id"])
     for b in codebook.behaviours:
         enc[b.name] = _typed(cons[b.name].reset_index(drop=True), b)
+    # encounters nobody coded: applicability still follows from the operations context
+    uncoded = cons[codebook.behaviours[0].name + "_status"].isna().to_numpy() if codebook.behaviours else None
+    ctx_reset = ctx.reset_index(drop=True)
     for b in codebook.behaviours:
-        enc[b.name + "_status"] = _status_cat(cons[b.name + "_status"].fillna("missing").to_numpy())
+        st = cons[b.name + "_status"].to_numpy(dtype=object)
+        if uncoded is not None and uncoded.any():
+            applicable = pd.Series(True, index=ctx_reset.index, dtype="boolean")
+            for cond in b.applicable_if:
+                src = ctx_reset[cond.variable] if cond.variable in ctx_reset else \
+                    pd.Series(pd.NA, index=ctx_reset.index)
+                applicable = applicable & cond.evaluate(src)
+            na_rule = (applicable == False).fillna(False).to_numpy()  # noqa: E712 - Kleene logic
+            st = np.where(uncoded, np.where(na_rule, "not_applicable", "missing"), st)
+        enc[b.name + "_status"] = _status_cat(st)
     enc["double_coded"] = (n_coders.reindex(enc["encounter_id"]).fillna(0).to_numpy() >= 2)
     # --- video
     enc["video_coded"] = False
