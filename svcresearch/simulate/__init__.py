@@ -60,7 +60,8 @@ respondents answer on paper (.45) or the web, phone customers on the web. Coder 
 encounter, coder B a random 30%. A coder records the wrong value with a behaviour-specific
 probability (``coders.error_rates``: greeting .013 … smile .09); coder B's rate grows linearly
 over the study, ``rate·(1 + 0.5 t)``, t ∈ [0, 1] (drift). 80% of smile errors are adjacent
-(polite↔genuine, none→polite). A video subsample (10% of face-to-face encounters) has BORIS
+(polite↔genuine, none→polite). Coders apply the codebook's applicability rules to what they
+observe: referral is coded exactly when the coder coded resolved = no. A video subsample (10% of face-to-face encounters) has BORIS
 events consistent with the true behaviours: eye contact STATE bouts (several when eye contact
 was made), smile STATE bouts with modifier polite/genuine, greeting POINT after a few seconds,
 nod POINT when the waiting customer was acknowledged; half the observations are exported in the

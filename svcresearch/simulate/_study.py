@@ -228,10 +228,15 @@ def coded_values(t: dict, idx: np.ndarray, rng, coder_rates: dict, drift_t=None)
     out = {}
     k = len(idx)
     factor = 1.0 if drift_t is None else 1.0 + drift_t
+    coded_resolved = None
     for b in BEHAVIOURS:
         err = rng.random(k) < coder_rates[b] * factor
         applicable = t["applicable"].get(b)
         app = np.ones(k, bool) if applicable is None else applicable[idx]
+        if b == "referral":
+            # the coder follows the codebook rule on their OWN resolved code: referral is coded
+            # exactly when they coded resolved = no (true referral is 0 when truly resolved)
+            app = ~coded_resolved
         if b == "smile":
             true = t["smile"][idx].astype(np.int64)
             adjacent = rng.random(k) < coder_rates["_smile_adjacent"]
@@ -243,6 +248,8 @@ def coded_values(t: dict, idx: np.ndarray, rng, coder_rates: dict, drift_t=None)
         else:
             obs = t[b][idx] ^ err
             vals = yes_no(obs)
+            if b == "resolved":
+                coded_resolved = obs
         if b in ("eye_contact", "smile"):
             na = np.where(rng.random(k) < 0.5, "NA", "").astype(S)
             vals = np.where(app, vals, na)
@@ -495,7 +502,8 @@ def survey_tables(t: dict, rng, rates: dict, params: dict):
         tab = F.Table(file, cols, rng=rng, first_data_row=1 if mode == "paper" else 2)
         if mode == "web":
             def other_answers(values):
-                return num_str(rng.integers(1, 6, len(values)))
+                # always a different answer, so the second response conflicts with the first
+                return num_str((values.astype(np.int64) - 1 + rng.integers(1, 5, len(values))) % 5 + 1)
             tab.duplicates("duplicate_response", rates["duplicate_response"], "quarantine:duplicate_response",
                            change_columns=["sat_overall"], change=other_answers)
         tab.cell_fault("id_format_drift", "receipt_code", rates["receipt_code_drift"], "normalise",
