@@ -871,9 +871,10 @@ def _boris_segment(header: list[str], rows: list[tuple[str | None, int, list[str
     base["time"] = time
     base["order"] = np.arange(len(base))
     base["status"] = kind.to_numpy()
-    bad = bad.to_numpy() | np.isnan(time)
+    bad = bad.to_numpy()
     base["unparsed_time"] = pd.array([v if b else None for v, b in
                                       zip(frame[col("Time")].tolist(), bad)], dtype=_STRING)
+    bad = bad | np.isnan(time)  # unparseable or 'NA': cannot be put in order, so never paired
     point = base.loc[(base["status"] == "POINT").to_numpy() | bad].copy()
     point["behavior_type"] = np.where(point["status"] == "POINT", "POINT", "STATE")
     point["start_s"] = np.where(point["status"] == "STOP", np.nan, point["time"])
@@ -995,8 +996,9 @@ def _read_boris_project(p: Path) -> pd.DataFrame:
         ev[c] = ev[c].astype(_STRING)
     ev["modifiers"] = _join_modifiers(ev.assign(modifiers=ev["modifiers"].astype(_STRING)), ["modifiers"])
     time, bad = _to_seconds(ev["time_raw"].map(lambda v: None if v is None else str(v)).astype(_STRING))
-    bad = bad.to_numpy() | np.isnan(time)
+    bad = bad.to_numpy()
     ev["unparsed_time"] = pd.array([str(v) if b else None for v, b in zip(ev["time_raw"], bad)], dtype=_STRING)
+    bad = bad | np.isnan(time)
     ev["time"] = time
     ev["order"] = np.arange(len(ev))
     ev["source_sheet"] = None
