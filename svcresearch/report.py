@@ -39,7 +39,7 @@ EMPTY = "\u2014"
 #: Column-name tokens of statistics that cannot exceed 1 in absolute value (APA: no leading zero).
 BOUNDED_TOKENS = frozenset({
     "r", "rho", "tau", "alpha", "omega", "icc", "kappa", "ac1", "r2", "rsq", "correlation",
-    "proportion", "share",
+    "proportion", "share", "\u03b1", "\u03c9", "\u03ba", "\u03c1", "\u03c4", "icc1", "icc2",
 })
 
 _P_NAME = re.compile(r"^(p|pval|p_value|p_values|p_holm|p_adj|p_adjusted|p_fdr|p_bonferroni|.*_p)$")
@@ -162,7 +162,7 @@ def format_ci(low: Any, high: Any, *, decimals: int = 2, leading_zero: bool = Tr
 # Cell formatting shared by the Markdown, LaTeX and Word writers
 # ----------------------------------------------------------------------------------------------
 def _is_bounded_name(name: str) -> bool:
-    return any(tok in BOUNDED_TOKENS for tok in str(name).lower().split("_"))
+    return any(tok in BOUNDED_TOKENS for tok in re.split(r"[_\s]+", str(name).lower()))
 
 
 def _format_frame(data: pd.DataFrame, *, decimals: int | Mapping[str, int],
