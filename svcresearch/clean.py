@@ -411,26 +411,48 @@ def _resolve_duplicates(tables: list[_Table], *, key: list[str], compare: list[s
             tables[ti].status[i] = "merged"
     conf = d.loc[conflict]
     if len(conf):
-        for _, grp in conf.groupby(key, sort=False, dropna=False):
-            # which analysed columns disagree
-            differing = [c for c in compare if grp[c].astype("string").fillna("\x00NA").nunique() > 1]
-            where = ", ".join(f"{tables[ti].spec.rel} row {int(tables[ti].data['source_row'].iat[i])}"
-                              for ti, i in zip(grp["_t"], grp["_i"]))
-            keytxt = " ".join(f"{k}={grp[k].iat[0]}" for k in key)
-            for ti, i in zip(grp["_t"], grp["_i"]):
-                t = tables[ti]
+        raw_arrays = [{c: t.raw[c].to_numpy(dtype=object, na_value=None) for c in compare if c in t.raw}
+                      for t in tables]
+        rows_arrays = [t.data["source_row"].to_numpy() for t in tables]
+        headers = [t.headers for t in tables]
+        cmp_vals = {c: conf[c].astype("string").fillna("\x00NA").to_numpy(dtype=object) for c in compare}
+        keys = conf[key].astype("string").fillna("").agg("\x1f".join, axis=1).to_numpy(dtype=object) \
+            if len(key) > 1 else conf[key[0]].astype("string").fillna("").to_numpy(dtype=object)
+        key_txt = conf[key].astype("string").fillna("")
+        tis, iis = conf["_t"].to_numpy(), conf["_i"].to_numpy()
+        groups: dict = {}
+        for pos, k in enumerate(keys):
+            groups.setdefault(k, []).append(pos)
+        out = {"file": [], "row": [], "column": [], "value": [], "detail": []}
+        for k, members in groups.items():
+            differing = [c for c in compare if len({cmp_vals[c][p] for p in members}) > 1]
+            where = ", ".join(f"{tables[tis[p]].spec.rel} row {int(rows_arrays[tis[p]][iis[p]])}" for p in members)
+            keytxt = " ".join(f"{c}={key_txt[c].iat[members[0]]}" for c in key)
+            for p in members:
+                ti, i = tis[p], iis[p]
                 for c in differing:
-                    rawv = t.raw[c].iat[i] if c in t.raw else pd.NA
                     others = "; ".join(
-                        f"{tables[tj].spec.rel} row {int(tables[tj].data['source_row'].iat[j])}: "
-                        f"{_fmt(tables[tj].raw[c].iat[j] if c in tables[tj].raw else pd.NA)}"
-                        for tj, j in zip(grp["_t"], grp["_i"]) if (tj, j) != (ti, i))
-                    shown = redact(codebook[c], pd.Series([rawv], dtype="string"))[0] \
-                        if c in codebook.variables else rawv
-                    quarantine.add(t.spec.rel, [int(t.data["source_row"].iat[i])], t.headers.get(c, c), [shown], reason,
-                                   f"{_ROW_DROPPED}: conflicting {what} for {keytxt} ({where}); "
-                                   f"other value(s): {others}; nothing guessed")
-                t.status[i] = "quarantined"
+                        f"{tables[tis[q]].spec.rel} row {int(rows_arrays[tis[q]][iis[q]])}: "
+                        f"{_fmt(raw_arrays[tis[q]].get(c, [None] * (iis[q] + 1))[iis[q]])}"
+                        for q in members if q != p)
+                    rawv = raw_arrays[ti][c][i] if c in raw_arrays[ti] else None
+                    if c in codebook.variables and (codebook[c].role == "pii" or codebook[c].pseudonymise):
+                        rawv = redact(codebook[c], pd.Series([rawv], dtype="string"))[0]
+                    out["file"].append(tables[ti].spec.rel)
+                    out["row"].append(int(rows_arrays[ti][i]))
+                    out["column"].append(headers[ti].get(c, c))
+                    out["value"].append(rawv)
+                    out["detail"].append(f"{_ROW_DROPPED}: conflicting {what} for {keytxt} ({where}); "
+                                         f"other value(s): {others}; nothing guessed")
+                tables[ti].status[i] = "quarantined"
+        quarantine.add(np.array(out["file"], dtype=object), out["row"], np.array(out["column"], dtype=object),
+                       np.array(out["value"], dtype=object), reason, np.array(out["detail"], dtype=object))
+
+
+def _in(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """Membership by hash lookup (Series.isin on arrow strings loops in Python for large sets)."""
+    index = pd.Index(index).dropna().unique().astype("string")
+    return index.get_indexer(values.astype("string")) >= 0
 
 
 def _fmt(x) -> str:
@@ -529,12 +551,8 @@ def _make_redactor(codebook: Codebook, key: bytes):
         if v.pseudonymise:
             stripped = vals.str.strip()
             return privacy.pseudonymise(stripped, prefix=v.pseudonymise, key=key).to_numpy(dtype=object)
-        out = vals.to_numpy(dtype=object)
-        if len(vals):
-            hits = privacy.scan_frame(pd.DataFrame({"v": vals}))
-            for r in hits["row"].unique() if len(hits) else []:
-                out[r] = "<redacted: looks like an e-mail address or phone number>"
-        return out
+        # e-mail/phone-like text in other values is redacted in one pass over quarantine.csv
+        return vals.to_numpy(dtype=object)
 
     return redact
 
@@ -615,7 +633,7 @@ def _clean(study: StudySpec, codebook: Codebook, key: bytes, bar) -> dict:
         total = linked = 0
         for t in tables[kind]:
             kept = t.status == "kept"
-            ok = t.data["encounter_id"].isin(spine).to_numpy()
+            ok = _in(t.data["encounter_id"], spine)
             total += int(kept.sum())
             linked += int((kept & ok).sum())
             _drop_rows(t, kept & ~ok, column="encounter_id", reason=reason,
@@ -624,7 +642,7 @@ def _clean(study: StudySpec, codebook: Codebook, key: bytes, bar) -> dict:
         link_counts[label] = (linked, total)
     if adjud is not None:
         kept = adjud.status == "kept"
-        ok = adjud.data["encounter_id"].isin(spine).to_numpy()
+        ok = _in(adjud.data["encounter_id"], spine)
         _drop_rows(adjud, kept & ~ok, column="encounter_id", reason="unlinked_coding",
                    detail=f"{_ROW_DROPPED}: adjudicated encounter not in the encounters", quarantine=quarantine,
                    redact=redact, codebook=codebook)
@@ -648,6 +666,9 @@ def _clean(study: StudySpec, codebook: Codebook, key: bytes, bar) -> dict:
     qframe = quarantine.frame()
     qframe = qframe.sort_values(["file", "row", "column", "reason", "value", "detail"], kind="stable",
                                 na_position="first").reset_index(drop=True)
+    hits = privacy.scan_frame(qframe, columns=["value"])
+    if len(hits):
+        qframe.loc[hits["row"].unique(), "value"] = "<redacted: looks like an e-mail address or phone number>"
     files_report = []
     for t in [t for spec in study.files if spec.kind != "boris"
               for t in all_tables if t.spec.rel == spec.rel] + ([adjud] if adjud is not None else []):
@@ -744,7 +765,7 @@ def _video(specs: list[FileSpec], codebook: Codebook, spine: pd.Index, quarantin
                        f"{_ROW_DROPPED}: the encounter was already video-coded in another observation; "
                        f"nothing guessed")
         dropped[second & dropped.isna().to_numpy()] = "duplicate_conflict"
-    linked_mask = enc.isin(spine).to_numpy() & ~bad_id
+    linked_mask = _in(enc, spine) & ~bad_id
     unl = ~linked_mask & ~bad_id & ~second
     if unl.any():
         quarantine.add(events["source_file"][unl], events["source_row"].to_numpy()[unl], "observation_id",
@@ -914,7 +935,7 @@ def _assemble(study, codebook, key, spine, ops, coding, adjud, survey, survey_ta
     else:
         s = pd.DataFrame(index=pd.Index([], dtype="string"), columns=["survey_mode"])
     sv = s.reindex(enc["encounter_id"]).reset_index(drop=True)
-    enc["responded"] = enc["encounter_id"].isin(s.index).to_numpy()
+    enc["responded"] = _in(enc["encounter_id"], pd.Index(s.index))
     enc["survey_mode"] = pd.Categorical(sv["survey_mode"] if "survey_mode" in sv else pd.NA,
                                         categories=["paper", "web"])
     for v in survey_out:
