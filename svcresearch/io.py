@@ -175,7 +175,7 @@ def _sniff_sep(text: str, *, default: str) -> str:
     sample = text[:_SNIFF_BYTES]
     if len(text) > _SNIFF_BYTES:  # drop the possibly cut last line
         sample = sample[: sample.rfind("\n") + 1] or sample
-    best, best_score = default, (0, 0, 0)
+    best, best_score = default, (0.0, 0, False, 0)
     for sep in SEPARATORS:
         try:
             recs = _records(sample, sep, limit=_SNIFF_RECORDS)
@@ -187,8 +187,9 @@ def _sniff_sep(text: str, *, default: str) -> str:
         width, freq = Counter(widths).most_common(1)[0]
         if width < 2:
             continue
-        # Rows of the modal width, then the preferred default (by extension), then the wider split.
-        score = (freq, sep == default, width)
+        # Share of records of the modal width (a wrong delimiter splits quoted text unevenly),
+        # then their number, then the default for the extension, then the wider split.
+        score = (freq / len(widths), freq, sep == default, width)
         if score > best_score:
             best, best_score = sep, score
     return best

@@ -193,10 +193,6 @@ def test_sav_value_labels_and_plain(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # errors: one InputError naming the file
 # ---------------------------------------------------------------------------------------------
-def _corrupt_xlsx(p):
-    p.write_bytes(b"PK\x03\x04 this is not a workbook")
-
-
 @pytest.mark.parametrize("name, content, match", [
     ("empty.csv", b"", "is empty"),
     ("blank.csv", b"\n \n", "is empty"),
