@@ -4,8 +4,9 @@ Data shipped in tests/data:
 - wine.csv: R's own ``ordinal::wine``, written with ``write.csv(ordinal::wine, "tests/data/wine.csv",
   row.names = FALSE)``.
 - service_sim.csv: simulated service encounters (2,000 rows, 40 employees), generated once in Python
-  with ``numpy.random.default_rng(20261122)`` (script in the commit message of this file's first
-  commit is not needed: the CSV is the fixture). In R it is read with
+  with ``numpy.random.default_rng(20261122)`` (random-intercept logistic latent model, cutpoints
+  -1, 0.2, 1.2, 2.4; the CSV itself is the fixture, so the numbers do not depend on regenerating
+  it). In R it is read with
   ``s <- read.csv(...); logical columns <- s[[v]] %in% "True"; s$smile <- factor(s$smile,
   levels = c("none", "polite", "genuine")); s$sat_overall <- factor(s$sat_overall, ordered = TRUE)``.
 
