@@ -239,6 +239,55 @@ def icc(result, *, group: str | None = None, link: str | None = None) -> float:
     return sigma_u / (float(groups["variance"].sum()) + sigma_e)
 
 
+def icc_interval(result, *, link: str | None = None, ci: float = 0.95) -> dict:
+    """Latent-scale ICC of a single random intercept with a Wald interval on the log-SD scale.
+
+    Parameters
+    ----------
+    result : fitted ordinal mixed model
+        ``.variance_components`` with one group and ``log_std_error`` (the standard error of
+        :math:`\\log\\sigma_u`, as :func:`svcresearch.models.fit_ordinal` reports it).
+    link : {"logit", "probit"}, optional
+        Overrides ``result.link``.
+    ci : float
+        Confidence level.
+
+    Returns
+    -------
+    dict
+        ``estimate, std_error, ci_low, ci_high``: the ICC, its delta-method standard error, and the
+        interval obtained by mapping :math:`\\log\\hat\\sigma_u \\pm z\\,SE` through the ICC
+        (monotone in :math:`\\sigma_u`, so the interval stays inside (0, 1)).
+
+    Notes
+    -----
+    The standard error of :math:`\\log\\sigma_u` matches R ``sqrt(diag(vcov(clmm(...))))["ST1"]``
+    (tests/test_models_ordinal.py); the mapping is checked against the ICC formula at the bounds.
+    """
+    check_number("ci", ci, low=0.5, high=0.999)
+    estimate = icc(result, link=link)
+    vc = result.variance_components
+    groups = vc.loc[vc["group"].astype(str) != "Residual"]
+    if len(groups) != 1 or "log_std_error" not in groups.columns:
+        raise ValueError("`result` must have exactly one random intercept with a `log_std_error` "
+                         "(an ordinal mixed model from fit_ordinal(..., groups=...)).")
+    link = link if link is not None else getattr(result, "link", None)
+    check_option("link", link, LINKS)
+    sigma_e = LATENT_VARIANCE[link]
+    log_sd, log_se = math.log(float(groups["std"].iloc[0])), float(groups["log_std_error"].iloc[0])
+    z = stats.norm.ppf(0.5 + ci / 2)
+
+    def at(log_sigma: float) -> float:
+        variance = math.exp(2 * log_sigma)
+        return variance / (variance + sigma_e)
+
+    variance = math.exp(2 * log_sd)
+    # d ICC / d log(sigma) = 2 sigma^2 sigma_e / (sigma^2 + sigma_e)^2
+    derivative = 2 * variance * sigma_e / (variance + sigma_e) ** 2
+    return {"estimate": estimate, "std_error": derivative * log_se,
+            "ci_low": at(log_sd - z * log_se), "ci_high": at(log_sd + z * log_se)}
+
+
 def lr_test_variance_component(full, reduced, *, df: int = 1) -> pd.DataFrame:
     """Likelihood-ratio test that one random-intercept variance is zero.
 

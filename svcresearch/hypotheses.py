@@ -38,7 +38,7 @@ import pandas as pd
 from scipy import stats
 
 from svcresearch._validation import check_dataframe, check_number, check_option, check_type
-from svcresearch.effects import contrast, icc, lr_test_variance_component
+from svcresearch.effects import contrast, icc_interval, lr_test_variance_component
 from svcresearch.multiplicity import holm
 
 #: Coded binary behaviours of the processed data (``docs/study_layout.md``).
@@ -421,8 +421,7 @@ def test_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None
                     full = fit(f"main:{h.subset}", h.subset)
                     reduced = fit(f"fixed:{h.subset}", h.subset, with_groups=False)
                     lr = lr_test_variance_component(full, reduced).iloc[0]
-                    row |= {"estimate": icc(full, link=link), "std_error": np.nan, "ci_low": np.nan,
-                            "ci_high": np.nan, "p_value": lr["p_value"], "n": full.nobs}
+                    row |= icc_interval(full, link=link, ci=level) | {"p_value": lr["p_value"], "n": full.nobs}
             else:  # indirect effect of a genuine smile through felt_valued
                 if "felt_valued" not in frame.columns:
                     raise ValueError("`data` needs a 'felt_valued' column to test H11 (mediation).")

@@ -15,7 +15,12 @@ import statsmodels.formula.api as smf
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.stats.multitest import multipletests
 
-from svcresearch.effects import contrast, icc, lr_test_variance_component, resolve_term, simple_slopes
+from pathlib import Path
+
+from scipy import stats as st
+
+from svcresearch.effects import contrast, icc, icc_interval, lr_test_variance_component, resolve_term, simple_slopes
+from svcresearch.models import fit_ordinal
 from svcresearch.multiplicity import holm
 
 
@@ -157,3 +162,20 @@ def test_holm_matches_statsmodels():
     assert s.index.tolist() == ["a", "b"] and s["b"] == pytest.approx(0.002)
     with pytest.raises(ValueError, match="lie in"):
         holm([0.5, 1.5])
+
+
+def test_icc_interval_on_wine_clmm():
+    """ICC interval from R's SE of log(sigma): clmm(rating ~ temp + contact + (1|judge), wine)."""
+    wine = pd.read_csv(Path(__file__).parent / "data" / "wine.csv")
+    res = fit_ordinal(wine, "rating ~ temp + contact", groups="judge")
+    out = icc_interval(res)
+    # R 4.2 ordinal: VarCorr variance 1.279461, sqrt(diag(vcov(fit)))["ST1"] = 0.35255082
+    sigma2, log_se, c = 1.279461, 0.35255082, np.pi ** 2 / 3
+    z = st.norm.ppf(0.975)
+    low_var = sigma2 * np.exp(-2 * z * log_se)
+    high_var = sigma2 * np.exp(2 * z * log_se)
+    assert out["estimate"] == pytest.approx(sigma2 / (sigma2 + c), abs=1e-4)
+    assert out["ci_low"] == pytest.approx(low_var / (low_var + c), abs=1e-3)
+    assert out["ci_high"] == pytest.approx(high_var / (high_var + c), abs=1e-3)
+    assert 0 < out["ci_low"] < out["estimate"] < out["ci_high"] < 1
+    assert out["std_error"] > 0

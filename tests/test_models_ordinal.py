@@ -240,18 +240,21 @@ WINE_CLMM_AGQ10 = {
 }
 
 
-@pytest.mark.parametrize("nagq,expected,ll,var", [
-    (1, WINE_CLMM_LAPLACE, -81.56540929, 1.279460909),
-    (10, WINE_CLMM_AGQ10, -81.53246071, 1.287733134),
+# R: sqrt(diag(vcov(m1)))["ST1"] and sqrt(diag(vcov(m2)))["ST1"]: SE of log(sigma)
+@pytest.mark.parametrize("nagq,expected,ll,var,log_se", [
+    (1, WINE_CLMM_LAPLACE, -81.56540929, 1.279460909, 0.35255082),
+    (10, WINE_CLMM_AGQ10, -81.53246071, 1.287733134, 0.35187146),
 ])
-def test_clmm_wine_matches_r(wine, nagq, expected, ll, var):
+def test_clmm_wine_matches_r(wine, nagq, expected, ll, var, log_se):
     res = fit_ordinal(wine, "rating ~ temp + contact", groups="judge", nagq=nagq)
     _check(res, {k: v[0] for k, v in expected.items()}, MM_TOL, "estimate")
     _check(res, {k: v[1] for k, v in expected.items()}, MM_TOL, "std_error")
     assert res.loglik == pytest.approx(ll, abs=MM_TOL)
     vc = res.variance_components
-    assert list(vc.columns) == ["group", "variance", "std"] and vc["group"].tolist() == ["judge"]
+    assert list(vc.columns) == ["group", "variance", "std", "log_std_error"]
+    assert vc["group"].tolist() == ["judge"]
     assert vc["variance"].iloc[0] == pytest.approx(var, abs=MM_TOL)
+    assert vc["log_std_error"].iloc[0] == pytest.approx(log_se, abs=MM_TOL)
     assert vc["std"].iloc[0] == pytest.approx(np.sqrt(var), abs=MM_TOL)
     assert res.n_groups == 9 and res.converged
 

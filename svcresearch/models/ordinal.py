@@ -799,7 +799,10 @@ def fit_ordinal(data: pd.DataFrame, formula: str, *, groups: str | None = None,
         cov = np.full_like(H, np.nan)
     vc = cov[:-1, :-1]
     sigma = math.exp(psi[-1])
-    vcomp = pd.DataFrame({"group": [groups], "variance": [sigma ** 2], "std": [sigma]})
+    # log_std_error: SE of log(sigma) from the inverse Hessian, the scale clmm optimises on (R's
+    # sqrt(diag(vcov(fit)))["ST1"]); gives Wald intervals for sigma and the ICC that stay positive.
+    vcomp = pd.DataFrame({"group": [groups], "variance": [sigma ** 2], "std": [sigma],
+                          "log_std_error": [math.sqrt(cov[-1, -1]) if cov[-1, -1] > 0 else math.nan]})
     method = "clmm (Laplace)" if nagq == 1 else f"clmm (adaptive Gauss-Hermite, nagq={nagq})"
     return OrdinalResult(
         thresholds=psi[:J1], beta=psi[J1:-1],
