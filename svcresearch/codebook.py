@@ -72,8 +72,14 @@ _StringLoader.yaml_implicit_resolvers = {
 
 
 def normalise_key(value: Any) -> str:
-    """The matching key of a raw value: trimmed, inner whitespace collapsed, case-folded."""
-    return " ".join(str(value).split()).casefold()
+    """The matching key of a raw value: trimmed, inner whitespace collapsed, lower case."""
+    return " ".join(str(value).split()).lower()
+
+
+def _keys(values: pd.Series) -> pd.Series:
+    """:func:`normalise_key` of every value, vectorised (arrow string kernels)."""
+    s = values.astype("string")
+    return s.str.replace(r"\s+", " ", regex=True).str.strip().str.lower()
 
 
 def _flag(value: Any, *, where: str, file: Path) -> bool:
@@ -668,7 +674,7 @@ def normalise(values: pd.Series, variable: Variable, codebook: Codebook) -> Norm
     raw = values.astype("string")
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
     uniq = pd.Series(uniques, dtype="string")
-    keys = uniq.map(normalise_key, na_action="ignore").astype("string")
+    keys = _keys(uniq)
     u_missing = keys.isin(codebook.missing_codes).to_numpy(dtype=bool)
     u_problem = np.full(len(uniq), None, dtype=object)
     vs = variable.value_set
@@ -691,8 +697,7 @@ def normalise(values: pd.Series, variable: Variable, codebook: Codebook) -> Norm
             out = ((u_vals < lo) | (u_vals > hi)).fillna(False).to_numpy()
             u_problem[out & ~u_missing] = "out_of_range"
     elif vs is not None:
-        mapped = keys.map(lambda k: vs.lookup.get(k), na_action="ignore")
-        u_vals = pd.Series(mapped, dtype="string")
+        u_vals = keys.map(vs.lookup).astype("string")
         unmapped = u_vals.isna().to_numpy() & ~u_missing
         u_problem[unmapped] = "unknown_code"
         if vs.is_integer_scale:

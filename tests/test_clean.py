@@ -281,12 +281,13 @@ def test_datapackage_checksums_and_schema(study):
 
 def test_failure_leaves_no_partial_outputs(study, tmp_path, monkeypatch):
     calls = []
+    real = clean._write_parquet
 
     def boom(df, path):
         calls.append(path)
         if len(calls) == 2:
             raise OSError("disk full")
-        df.to_parquet(path)
+        real(df, path)
 
     monkeypatch.setattr(clean, "_write_parquet", boom)
     out = tmp_path / "processed"
