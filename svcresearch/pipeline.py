@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,15 +44,21 @@ def execute_notebook(path: Path, *, out_dir: Path, timeout: int = 1200) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    try:
-        client.execute()
-    except CellExecutionError as exc:
-        failed = out_dir / path.name
-        nbformat.write(notebook, failed)
-        first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
-        raise RuntimeError(f"notebook {path.name} failed (partial output in {failed}): {first_line}") from exc
+    # The kernel's own stderr (start-up chatter such as ipykernel's TCP notice) goes to a scratch
+    # file that is shown only when the kernel fails; cell errors are in the notebook itself.
+    with tempfile.TemporaryFile(mode="w+") as kernel_log:
+        client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        try:
+            client.execute(stderr=kernel_log)
+        except CellExecutionError as exc:
+            failed = out_dir / path.name
+            nbformat.write(notebook, failed)
+            first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+            raise RuntimeError(f"notebook {path.name} failed (partial output in {failed}): {first_line}") from exc
+        except Exception as exc:
+            kernel_log.seek(0)
+            raise RuntimeError(f"notebook {path.name}: the kernel failed: {exc}\n{kernel_log.read()[-2000:]}") from exc
     executed = out_dir / path.name
     nbformat.write(notebook, executed)
     html, _ = HTMLExporter().from_notebook_node(notebook)
