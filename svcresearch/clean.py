@@ -378,29 +378,36 @@ def _drop_rows(t: _Table, mask: np.ndarray, *, column: str, reason: str, detail,
 def _resolve_duplicates(tables: list[_Table], *, key: list[str], compare: list[str], reason: str,
                         what: str, quarantine: _Quarantine, redact, codebook: Codebook):
     """Merge exact duplicates (after normalisation) and quarantine conflicting ones across tables."""
+    # Find duplicated keys on the key columns alone; the compared values are gathered only for
+    # the (few) rows whose key repeats, so a million unique records cost one hash pass.
     parts = []
     for ti, t in enumerate(tables):
         idx = np.flatnonzero(t.status == "kept")
-        cols = [c for c in key + compare if c in t.data]
-        part = t.data.loc[idx, cols].copy()
-        for c in compare:
-            if c not in part:
-                part[c] = pd.NA
+        part = pd.DataFrame({c: t.data[c].iloc[idx].reset_index(drop=True) for c in key})
         part["_t"] = ti
         part["_i"] = idx
         parts.append(part)
     if not parts:
         return
-    allrows = pd.concat(parts, ignore_index=True)
-    dup = allrows.duplicated(subset=key, keep=False).to_numpy()
+    allkeys = pd.concat(parts, ignore_index=True)
+    dup = allkeys.duplicated(subset=key, keep=False).to_numpy()
     if not dup.any():
         return
-    d = allrows.loc[dup].copy()
-    d["_order"] = np.arange(len(d))
-    # comparison key of the analysed values: NA-safe string join
-    sig = d[compare].astype("string").fillna("\x00NA").agg("\x1f".join, axis=1) if compare else \
-        pd.Series("", index=d.index)
-    d["_sig"] = sig
+    d = allkeys.loc[dup].reset_index(drop=True)
+    tis, iis = d["_t"].to_numpy(), d["_i"].to_numpy()
+    for c in compare:
+        # rows of d are in (table, row) order, so the per-table pieces line up with them
+        pieces = [t.data[c].iloc[iis[tis == ti]] if c in t.data else
+                  pd.Series(pd.NA, index=range(int((tis == ti).sum())), dtype="string")
+                  for ti, t in enumerate(tables)]
+        d[c] = pd.concat(pieces, ignore_index=True)
+    # comparison key of the analysed values: their string forms, NA as its own value; one id
+    # per distinct combination (group ids instead of a row-wise string join)
+    if compare:
+        sig_cols = d[compare].astype("string").fillna("\x00NA")
+        d["_sig"] = sig_cols.groupby(compare, sort=False, dropna=False).ngroup().to_numpy()
+    else:
+        d["_sig"] = 0
     n_sig = d.groupby(key, sort=False, dropna=False)["_sig"].transform("nunique")
     conflict = (n_sig > 1).to_numpy()
     # exact: keep the first (table order, row order), merge the rest
