@@ -378,3 +378,16 @@ def test_bad_arguments(wine):
         fit_ordinal(wine.assign(t2=wine["temp"]), "rating ~ C(temp) + C(t2)")
     with pytest.raises(ValueError, match="fixed-effects models"):
         fit_ordinal(wine, "rating ~ temp", groups="judge").proportional_odds_test()
+
+
+def test_results_do_not_depend_on_group_labels(sim):
+    """Pseudonyms change with the key; the numbers must not change at all (not even in the last bit)."""
+    relabelled = sim.copy()
+    labels = sorted(sim["employee"].unique())
+    # reversing the label order reverses any label-sorted summation order
+    relabelled["employee"] = sim["employee"].map(dict(zip(labels, [f"x{i:03d}" for i in range(len(labels))][::-1])))
+    a = fit_ordinal(sim, "sat_overall ~ eye_contact + greeting", groups="employee")
+    b = fit_ordinal(relabelled, "sat_overall ~ eye_contact + greeting", groups="employee")
+    assert a.params["estimate"].tolist() == b.params["estimate"].tolist()
+    assert a.params["std_error"].tolist() == b.params["std_error"].tolist()
+    assert a.loglik == b.loglik

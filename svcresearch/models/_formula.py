@@ -195,7 +195,9 @@ def build_design(data: Any, formula: str, *, groups: str | None = None, missing:
     if weights is None:
         weights = np.ones(len(base))
     if groups is not None:
-        gcodes, glabels = pd.factorize(base[groups], sort=True)
+        # Number groups in order of first appearance, not by label: pseudonymised labels change
+        # with the key, and the summation order must not (identical numbers across clones).
+        gcodes, glabels = pd.factorize(base[groups], sort=False)
         gcodes = gcodes.astype(np.int64)
         glabels = pd.Index(glabels)
     else:
