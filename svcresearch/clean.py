@@ -833,95 +833,216 @@ def _video(specs: list[FileSpec], codebook: Codebook, spine: pd.Index, quarantin
 # --------------------------------------------------------------------------------------------
 # assembling the outputs
 # --------------------------------------------------------------------------------------------
-def _status_cat(values) -> pd.Categorical:
-    return pd.Categorical(values, categories=STATUS_LEVELS)
+def _rows_for(frame: pd.DataFrame, ids: pd.Index, columns: list[str]) -> pd.DataFrame:
+    """``columns`` of ``frame`` for each id in ``ids`` (NA rows for ids it lacks), RangeIndex.
+
+    ``frame`` holds one row per ``encounter_id``. Rows are gathered by position (one hash lookup
+    of the ids) rather than by reindexing a string-indexed frame; when the frame is already in
+    ``ids`` order (the usual sorted operations log) nothing is copied at all.
+    """
+    columns = [c for c in columns if c in frame]
+    if not len(frame):
+        return pd.DataFrame(index=pd.RangeIndex(len(ids)))
+    pos = pd.Index(frame["encounter_id"]).get_indexer(ids)
+    if (pos < 0).any():  # some ids absent: let reindex insert NA (and promote dtypes as it must)
+        return frame.set_index("encounter_id")[columns].reindex(ids).reset_index(drop=True)
+    if len(pos) == len(frame) and np.array_equal(pos, np.arange(len(pos))):
+        return frame[columns].reset_index(drop=True)
+    return frame[columns].iloc[pos].reset_index(drop=True)
+
+
+def _level_codes(values: pd.Series, levels: list[str]) -> np.ndarray:
+    """Position of each value's string form in ``levels`` (-1 for NA or a value not listed)."""
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    pos = {lv: i for i, lv in enumerate(levels)}
+    remap = np.array([pos.get(str(u), -1) for u in uniques] + [-1], dtype=np.int32)
+    return remap[np.where(codes < 0, len(uniques), codes)]
+
+
+def _behaviour_levels(b: Variable, *columns: pd.Series) -> list[str]:
+    """The levels a behaviour's values are coded against: its value set, else the values seen."""
+    if b.value_set is not None:
+        return list(b.value_set.levels)
+    seen = pd.concat([c.astype("string") for c in columns if c is not None], ignore_index=True)
+    return [str(u) for u in pd.unique(seen.dropna())]
+
+
+def _level_strings(codes: np.ndarray, levels: list[str]) -> pd.Series:
+    """Codes back to a ``string`` Series (NA for -1)."""
+    table = np.array(list(levels) + [None], dtype=object)
+    return pd.Series(pd.array(table[np.where(codes < 0, len(levels), codes)], dtype="string"))
+
+
+def _typed_codes(codes: np.ndarray, levels: list[str], v: Variable) -> pd.Series:
+    """:func:`_typed` of a behaviour given as level codes (no strings for the common types)."""
+    vs = v.value_set
+    if v.type == "binary":
+        yes = levels.index(vs.levels[1])
+        return pd.Series(pd.arrays.BooleanArray(codes == yes, codes < 0))
+    if vs is not None and not vs.is_integer_scale and v.type not in ("datetime", "continuous", "count"):
+        # levels are the value set's levels (see _behaviour_levels), so codes are category codes
+        return pd.Series(pd.Categorical.from_codes(codes, categories=list(vs.levels),
+                                                   ordered=v.type == "ordinal"))
+    return _typed(_level_strings(codes, levels), v)
+
+
+def _applicable(b: Variable, source) -> np.ndarray:
+    """True where the codebook says ``b`` is *not* applicable (a missing context value counts
+    as applicable); ``source(variable)`` gives the column a condition reads, or None."""
+    applicable = None
+    for cond in b.applicable_if:
+        src = source(cond.variable)
+        res = cond.evaluate(src)
+        applicable = res if applicable is None else applicable & res
+    if applicable is None:
+        return None
+    return (applicable == False).fillna(False).to_numpy(dtype=bool)  # noqa: E712 - Kleene logic
+
+
+@dataclass
+class _Codings:
+    """Kept coding records sorted by encounter, coder, file, row, held as integer codes.
+
+    ``enc`` indexes the spine, ``coder``/``file`` index ``coders``/``files``; per behaviour,
+    ``values[b]`` indexes ``levels[b]`` (-1 = NA) and ``status[b]`` indexes STATUS_LEVELS.
+    """
+
+    enc: np.ndarray
+    coder: np.ndarray
+    coders: list
+    file: np.ndarray
+    files: list
+    row: np.ndarray
+    levels: dict
+    values: dict
+    status: dict
+
+
+def _sorted_codings(coding: pd.DataFrame, adjud, spine: pd.Index, ctx: pd.DataFrame, codebook: Codebook,
+                    quarantine: _Quarantine) -> _Codings:
+    """Code the kept codings and apply the applicability rules (status per judgement)."""
+    n = len(coding)
+    if n and "coder" in coding:
+        enc = spine.get_indexer(coding["encounter_id"]).astype(np.int64)
+        coder, coders = pd.factorize(coding["coder"].astype("string"), sort=True)
+        file, files = pd.factorize(coding["source_file"].astype("string"), sort=True)
+        row = coding["source_row"].to_numpy(dtype=np.int64)
+        # spine is sorted, so spine positions sort like the ids; lexsort is stable like the
+        # original sort_values(kind="stable") on encounter_id, coder, source_file, source_row
+        order = np.lexsort((row, file, coder, enc))
+    else:
+        enc = coder = file = row = order = np.zeros(0, dtype=np.int64)
+        coders = files = []
+    cod = _Codings(enc=enc[order], coder=np.asarray(coder)[order], coders=[str(c) for c in coders],
+                   file=np.asarray(file)[order], files=[str(f) for f in files], row=row[order],
+                   levels={}, values={}, status={})
+    behaviour_names = {b.name for b in codebook.behaviours}
+    # behaviours that other behaviours' rules read (e.g. referral reads resolved)
+    referenced = {c.variable for b in codebook.behaviours for c in b.applicable_if} & behaviour_names
+    masked: dict[str, pd.Series] = {}   # behaviour values as the rules of later behaviours see them
+
+    def source(variable):
+        if variable in behaviour_names and variable in coding:
+            if variable not in masked:
+                masked[variable] = coding[variable].iloc[order].reset_index(drop=True)
+            return masked[variable]
+        if variable in ctx:
+            return ctx[variable].iloc[cod.enc].reset_index(drop=True)
+        return pd.Series(pd.NA, index=pd.RangeIndex(len(order)))
+
+    for b in codebook.behaviours:
+        raw = coding[b.name] if b.name in coding else None
+        adj = adjud[b.name] if adjud is not None and b.name in adjud else None
+        levels = _behaviour_levels(b, raw, adj)
+        codes = _level_codes(raw, levels)[order] if raw is not None else np.full(len(order), -1, np.int32)
+        na_rule = _applicable(b, source)
+        if na_rule is None:
+            na_rule = np.zeros(len(order), dtype=bool)
+        coded_inapplicable = na_rule & (codes >= 0)
+        if coded_inapplicable.any():
+            rule = " and ".join(c.describe() for c in b.applicable_if)
+            where = np.flatnonzero(coded_inapplicable)
+            quarantine.add(np.array(cod.files, dtype=object)[cod.file[where]], cod.row[where],
+                           b.column_in("coding"), _level_strings(codes[where], levels), "out_of_range",
+                           f"{_CELL_MISSING}: coded although not applicable (rule: {rule} is false for this encounter)")
+        status = np.where(na_rule, 2, np.where(codes >= 0, 0, 1)).astype(np.int8)
+        codes = np.where(na_rule, -1, codes).astype(np.int32)
+        if b.name in referenced:
+            masked[b.name] = source(b.name).mask(na_rule)
+        cod.levels[b.name], cod.values[b.name], cod.status[b.name] = levels, codes, status
+    return cod
 
 
 def _assemble(study, codebook, key, spine, ops, coding, adjud, survey, survey_tables, video, quarantine):
     from svcresearch import privacy
 
     enc = pd.DataFrame({"encounter_id": pd.array(spine, dtype="string")})
-    # --- operations context
+    n_enc = len(enc)
+    behaviours = codebook.behaviours
+    # --- operations context, one row per encounter
     ops_out = [v for v in codebook.for_kind("operations")
                if v.name != "encounter_id" and codebook.output_allowed(v)]
-    if len(ops):
-        o = ops.drop_duplicates("encounter_id").set_index("encounter_id")
-    else:
-        o = pd.DataFrame(index=pd.Index([], dtype="string", name="encounter_id"))
-    ctx = o.reindex(enc["encounter_id"])
+    rule_vars = {c.variable for b in behaviours for c in b.applicable_if}
+    o = ops.drop_duplicates("encounter_id") if len(ops) else ops
+    needed = [c for c in o.columns if c != "encounter_id" and (c in rule_vars or c in {v.name for v in ops_out})]
+    ctx = _rows_for(o, spine, needed)
     for v in ops_out:
         col = ctx[v.name] if v.name in ctx else pd.Series(pd.NA, index=ctx.index)
-        col = col.reset_index(drop=True)
         if v.pseudonymise:
             enc[v.out_name] = privacy.pseudonymise(col.astype("string"), prefix=v.pseudonymise, key=key)
         else:
             enc[v.out_name] = _typed(col, v)
     # --- coding: applicability, status
-    cod = coding.copy()
-    for b in codebook.behaviours:
-        if b.name not in cod:
-            cod[b.name] = pd.Series(pd.NA, index=cod.index, dtype="string")
-    cod = cod.sort_values(["encounter_id", "coder", "source_file", "source_row"], kind="stable").reset_index(drop=True)
-    context = o.reindex(cod["encounter_id"]).reset_index(drop=True) if len(o.columns) else pd.DataFrame(index=cod.index)
-    status = {}
-    for b in codebook.behaviours:
-        vals = cod[b.name]
-        applicable = pd.Series(True, index=cod.index, dtype="boolean")
-        for cond in b.applicable_if:
-            src = cod[cond.variable] if cond.variable in cod and cond.variable in [x.name for x in codebook.behaviours] \
-                else (context[cond.variable] if cond.variable in context else pd.Series(pd.NA, index=cod.index))
-            applicable = applicable & cond.evaluate(src.reset_index(drop=True))
-        na_rule = (applicable == False).fillna(False).to_numpy()  # noqa: E712 - Kleene logic
-        coded_inapplicable = na_rule & vals.notna().to_numpy()
-        if coded_inapplicable.any():
-            rule = " and ".join(c.describe() for c in b.applicable_if)
-            quarantine.add(cod["source_file"][coded_inapplicable], cod["source_row"].to_numpy()[coded_inapplicable],
-                           b.column_in("coding"), vals[coded_inapplicable], "out_of_range",
-                           f"{_CELL_MISSING}: coded although not applicable (rule: {rule} is false for this encounter)")
-        st = np.where(na_rule, "not_applicable", np.where(vals.notna().to_numpy(), "observed", "missing"))
-        cod[b.name] = vals.mask(na_rule)
-        status[b.name] = st
-    # --- coding_long
-    coding_long = _coding_long(cod, status, codebook)
-    # --- consensus
-    primary = study.primary_coder
-    cod["_primary"] = (cod["coder"] != primary).astype(int)
-    order = cod.sort_values(["encounter_id", "_primary", "coder", "source_file", "source_row"], kind="stable")
-    chosen = order.drop_duplicates("encounter_id", keep="first")
-    chosen_idx = chosen.index.to_numpy()
-    n_coders = cod.groupby("encounter_id")["coder"].nunique()
-    cons = pd.DataFrame({"encounter_id": chosen["encounter_id"].to_numpy()})
-    for b in codebook.behaviours:
-        cons[b.name] = cod[b.name].to_numpy()[chosen_idx]
-        cons[b.name + "_status"] = status[b.name][chosen_idx]
-    cons = cons.set_index("encounter_id")
-    if adjud is not None and len(adjud):
-        a = adjud.drop_duplicates("encounter_id").set_index("encounter_id")
-        for b in codebook.behaviours:
+    a = adjud.drop_duplicates("encounter_id") if adjud is not None and len(adjud) else None
+    cod = _sorted_codings(coding, a, spine, ctx, codebook, quarantine)
+    coding_long = _coding_long(cod, spine, codebook)
+    # --- consensus: per encounter the primary coder's first record, else the first record
+    n_cod = len(cod.enc)
+    not_primary = np.array([c != study.primary_coder for c in cod.coders], dtype=bool)[cod.coder] \
+        if n_cod else np.zeros(0, dtype=bool)
+    pick = np.lexsort((np.arange(n_cod), not_primary, cod.enc))
+    first = np.ones(n_cod, dtype=bool)
+    first[1:] = cod.enc[pick][1:] != cod.enc[pick][:-1]
+    chosen = pick[first]
+    chosen_enc = cod.enc[chosen]
+    coded = np.zeros(n_enc, dtype=bool)
+    coded[chosen_enc] = True
+    new_pair = np.ones(n_cod, dtype=bool)   # rows are sorted by encounter, then coder
+    new_pair[1:] = (cod.enc[1:] != cod.enc[:-1]) | (cod.coder[1:] != cod.coder[:-1])
+    n_coders = np.bincount(cod.enc[new_pair], minlength=n_enc)
+    values, status = {}, {}
+    for b in behaviours:
+        values[b.name] = np.full(n_enc, -1, dtype=np.int32)
+        values[b.name][chosen_enc] = cod.values[b.name][chosen]
+        status[b.name] = np.full(n_enc, -1, dtype=np.int8)
+        status[b.name][chosen_enc] = cod.status[b.name][chosen]
+    if a is not None:
+        # an adjudicated value wins, for encounters somebody coded
+        a_enc = spine.get_indexer(a["encounter_id"])
+        for b in behaviours:
             if b.name not in a:
                 continue
-            av = a[b.name].dropna()
-            av = av[av.index.isin(cons.index)]
-            cons.loc[av.index, b.name] = av
-            cons.loc[av.index, b.name + "_status"] = "observed"
-    cons = cons.reindex(enc["encounter_id"])
-    for b in codebook.behaviours:
-        enc[b.name] = _typed(cons[b.name].reset_index(drop=True), b)
+            a_codes = _level_codes(a[b.name], cod.levels[b.name])
+            ok = a[b.name].notna().to_numpy() & (a_enc >= 0)
+            ok[ok] = coded[a_enc[ok]]
+            values[b.name][a_enc[ok]] = a_codes[ok]
+            status[b.name][a_enc[ok]] = 0
+    for b in behaviours:
+        enc[b.name] = _typed_codes(values[b.name], cod.levels[b.name], b)
     # encounters nobody coded: applicability still follows from the operations context
-    uncoded = cons[codebook.behaviours[0].name + "_status"].isna().to_numpy() if codebook.behaviours else None
-    ctx_reset = ctx.reset_index(drop=True)
-    for b in codebook.behaviours:
-        st = cons[b.name + "_status"].to_numpy(dtype=object)
-        if uncoded is not None and uncoded.any():
-            applicable = pd.Series(True, index=ctx_reset.index, dtype="boolean")
-            for cond in b.applicable_if:
-                src = ctx_reset[cond.variable] if cond.variable in ctx_reset else \
-                    pd.Series(pd.NA, index=ctx_reset.index)
-                applicable = applicable & cond.evaluate(src)
-            na_rule = (applicable == False).fillna(False).to_numpy()  # noqa: E712 - Kleene logic
-            st = np.where(uncoded, np.where(na_rule, "not_applicable", "missing"), st)
-        enc[b.name + "_status"] = _status_cat(st)
-    enc["double_coded"] = (n_coders.reindex(enc["encounter_id"]).fillna(0).to_numpy() >= 2)
+    uncoded = ~coded
+
+    def ctx_source(variable):
+        return ctx[variable] if variable in ctx else pd.Series(pd.NA, index=ctx.index)
+
+    for b in behaviours:
+        st = status[b.name]
+        if uncoded.any():
+            na_rule = _applicable(b, ctx_source)
+            na_rule = np.zeros(n_enc, dtype=bool) if na_rule is None else na_rule
+            st = np.where(uncoded, np.where(na_rule, 2, 1), st).astype(np.int8)
+        enc[b.name + "_status"] = pd.Categorical.from_codes(st, categories=STATUS_LEVELS)
+    enc["double_coded"] = n_coders >= 2
     # --- video
     enc["video_coded"] = False
     vid_cols = list(VIDEO_COLUMNS.values())
@@ -999,7 +1120,7 @@ def _type_video(enc: pd.DataFrame):
     enc["video_coded"] = enc["video_coded"].astype(bool)
 
 
-def _coding_long(cod: pd.DataFrame, status: dict, codebook: Codebook) -> pa.Table:
+def _coding_long(cod: _Codings, spine: pd.Index, codebook: Codebook) -> pa.Table:
     """Every judgement, one row per (encounter, coder, behaviour), built column-wise in arrow.
 
     ``cod`` is sorted by encounter, coder, file, row, so row ``i * n_behaviours + j`` of the long
@@ -1007,7 +1128,7 @@ def _coding_long(cod: pd.DataFrame, status: dict, codebook: Codebook) -> pa.Tabl
     Columns are built from integer codes into small dictionaries (no per-row Python objects).
     """
     behaviours = list(codebook.behaviours)
-    n, nb = len(cod), len(behaviours)
+    n, nb = len(cod.enc), len(behaviours)
     rep = np.repeat(np.arange(n, dtype=np.int64), nb)
     levels: list[str] = []
     for b in behaviours:
@@ -1018,34 +1139,33 @@ def _coding_long(cod: pd.DataFrame, status: dict, codebook: Codebook) -> pa.Tabl
     value_codes = np.full(n * nb, -1, dtype=np.int32)
     numeric = np.full(n * nb, np.nan)
     stat_codes = np.empty(n * nb, dtype=np.int32)
-    status_pos = {s: i for i, s in enumerate(STATUS_LEVELS)}
     for j, b in enumerate(behaviours):
-        vals = cod[b.name].astype("string")
-        codes, uniques = pd.factorize(vals, use_na_sentinel=True)
-        remap = np.array([level_pos.get(u, -1) for u in uniques] + [-1], dtype=np.int32)
-        value_codes[j::nb] = remap[np.where(codes < 0, len(uniques), codes)]
+        own = cod.levels[b.name]
+        codes = cod.values[b.name]
+        remap = np.array([level_pos.get(lv, -1) for lv in own] + [-1], dtype=np.int32)
+        value_codes[j::nb] = remap[codes]   # code -1 picks the trailing -1
         if b.value_set is not None:
-            numeric[j::nb] = cbmod.level_numeric(vals, b).to_numpy(dtype="float64", na_value=np.nan)
-        sc, su = pd.factorize(pd.Series(status[b.name]))
-        stat_codes[j::nb] = np.array([status_pos[x] for x in su], dtype=np.int32)[sc]
+            numbers = b.value_set.level_numbers()
+            num = np.array([numbers.get(lv, np.nan) for lv in own] + [np.nan], dtype=float)
+            numeric[j::nb] = num[codes]
+        stat_codes[j::nb] = cod.status[b.name]
 
     def dict_col(indices, dictionary):
         idx = pa.array(indices, mask=indices < 0) if (indices < 0).any() else pa.array(indices)
-        return pa.DictionaryArray.from_arrays(idx, pa.array(dictionary, type=pa.string())).cast(pa.string())
+        if not isinstance(dictionary, pa.Array):
+            dictionary = pa.array(dictionary, type=pa.string())
+        return pa.DictionaryArray.from_arrays(idx, dictionary).cast(pa.string())
 
-    def repeated(series):
-        codes, uniques = pd.factorize(series.astype("string"), use_na_sentinel=True)
-        return dict_col(codes.astype(np.int64)[rep], [str(u) for u in uniques])
-
+    ids = pa.array(pd.array(spine, dtype="string")).cast(pa.string())
     return pa.table({
-        "encounter_id": repeated(cod["encounter_id"]),
-        "coder": repeated(cod["coder"]),
+        "encounter_id": dict_col(cod.enc[rep], ids),
+        "coder": dict_col(cod.coder.astype(np.int64)[rep], cod.coders),
         "behaviour": dict_col(np.tile(np.arange(nb, dtype=np.int32), n), [b.name for b in behaviours]),
         "value": dict_col(value_codes, levels or ["_"]),
         "value_numeric": pa.array(numeric, type=pa.float64()),
         "status": dict_col(stat_codes, STATUS_LEVELS),
-        "source_file": repeated(cod["source_file"]),
-        "source_row": pa.array(cod["source_row"].to_numpy(dtype="int64")[rep], type=pa.int64()),
+        "source_file": dict_col(cod.file.astype(np.int64)[rep], cod.files),
+        "source_row": pa.array(cod.row[rep], type=pa.int64()),
     })
 
 
