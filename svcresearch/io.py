@@ -812,10 +812,20 @@ def _pair_states(ev: pd.DataFrame) -> pd.DataFrame:
 
 def _boris_segment(header: list[str], rows: list[tuple[str | None, int, list[str]]], *, p: Path,
                    meta_obs: str | None, meta_duration: float) -> pd.DataFrame:
-    names = [h.strip() for h in header]
-    width = len(names)
+    """Events of one header's rows (cells padded or cut to the header's width)."""
+    width = len(header)
     body = [r + [""] * (width - len(r)) if len(r) < width else r[:width] for _, _, r in rows]
     frame = pd.DataFrame(body, columns=[f"__c{i}" for i in range(width)], dtype=_STRING)
+    lines = np.array([r[1] for r in rows], dtype=np.int64)
+    sheets = np.array([r[0] for r in rows], dtype=object)
+    return _boris_frame(header, frame, lines, sheets, p=p, meta_obs=meta_obs, meta_duration=meta_duration)
+
+
+def _boris_frame(header: list[str], frame: pd.DataFrame, lines: np.ndarray, sheets: np.ndarray, *, p: Path,
+                 meta_obs: str | None, meta_duration: float) -> pd.DataFrame:
+    """Events from ``frame`` (column ``__c{i}`` = header cell i; ``""`` for empty cells), whose
+    rows start at ``lines`` (1-based) of ``sheets`` (None for text files)."""
+    names = [h.strip() for h in header]
     first = {}
     for i, n in enumerate(names):
         first.setdefault(n, f"__c{i}")
@@ -845,7 +855,7 @@ def _boris_segment(header: list[str], rows: list[tuple[str | None, int, list[str
     wrong = ~kind.isin(allowed)
     if wrong.any():
         i = int(np.flatnonzero(wrong.to_numpy())[0])
-        raise InputError(f"row {rows[i][1]} has {names[int(type_col[3:])]!r} "
+        raise InputError(f"row {lines[i]} has {names[int(type_col[3:])]!r} "
                          f"{frame[type_col].iloc[i]!r}; expected one of {', '.join(allowed)}", file=p)
     base = pd.DataFrame({
         "observation_id": obs.fillna("").str.strip().astype(_STRING),
@@ -853,8 +863,8 @@ def _boris_segment(header: list[str], rows: list[tuple[str | None, int, list[str
         "behavior": frame[col("Behavior")].fillna("").str.strip().astype(_STRING),
         "modifiers": _join_modifiers(frame, modifiers),
         "observation_duration_s": obs_dur,
-        "source_row": np.array([r[1] for r in rows], dtype=np.int64),
-        "source_sheet": [r[0] for r in rows],
+        "source_row": np.asarray(lines, dtype=np.int64),
+        "source_sheet": np.asarray(sheets, dtype=object),
     })
     if layout == "aggregated":
         start, bad_start = _to_seconds(frame[col("Start (s)")])
@@ -863,19 +873,19 @@ def _boris_segment(header: list[str], rows: list[tuple[str | None, int, list[str
         base["behavior_type"] = np.where(is_point, "POINT", "STATE")
         base["start_s"] = start
         base["stop_s"] = np.where(is_point, start, stop)
-        raw_bad = np.where(bad_start.to_numpy(), frame[col("Start (s)")].to_numpy(dtype=object),
-                           np.where(bad_stop.to_numpy() & ~is_point, frame[col("Stop (s)")].to_numpy(dtype=object),
-                                    None))
-        base["unparsed_time"] = pd.array(list(raw_bad), dtype=_STRING)
+        # the original text of the first unparseable time of the row (a POINT has no stop)
+        bad_stop_state = bad_stop & pd.Series(~is_point, index=bad_stop.index)
+        unparsed = frame[col("Stop (s)")].where(bad_stop_state)
+        base["unparsed_time"] = frame[col("Start (s)")].where(bad_start, unparsed).astype(_STRING).array
         return base
     time, bad = _to_seconds(frame[col("Time")])
     base["time"] = time
     base["order"] = np.arange(len(base))
     base["status"] = kind.to_numpy()
-    bad = bad.to_numpy()
-    base["unparsed_time"] = pd.array([v if b else None for v, b in
-                                      zip(frame[col("Time")].tolist(), bad)], dtype=_STRING)
-    bad = bad | np.isnan(time)  # unparseable or 'NA': cannot be put in order, so never paired
+    base["unparsed_time"] = frame[col("Time")].where(bad).astype(_STRING).array
+    # unparseable or 'NA': cannot be put in order, so never paired (a new array: the Series'
+    # own numpy view is read-only under copy-on-write)
+    bad = bad.to_numpy(dtype=bool) | np.isnan(time)
     point = base.loc[(base["status"] == "POINT").to_numpy() | bad].copy()
     point["behavior_type"] = np.where(point["status"] == "POINT", "POINT", "STATE")
     point["start_s"] = np.where(point["status"] == "STOP", np.nan, point["time"])
@@ -918,7 +928,60 @@ def _boris_headerless(rows, *, p: Path) -> pd.DataFrame | None:
     return None
 
 
+def _boris_one_header(p: Path) -> pd.DataFrame | None:
+    """Fast path for a text export that is one header line followed by its events (the
+    v8.9.11+ layouts BORIS writes today): parsed by :func:`read_table` (pyarrow) instead of
+    row by row. Returns None, leaving the file to the general reader, whenever the file is
+    anything else: Excel, a v7 block layout, a repeated header, ragged or blank-typed rows,
+    or any error (the general reader then reports it in its own words)."""
+    if p.suffix.lower() not in TEXT_EXTENSIONS:
+        return None
+    try:
+        raw = p.read_bytes()
+        ubuf, enc = _decode(raw, file=p, encoding=None)
+        del raw
+        # _sniff_sep reads the first _SNIFF_BYTES characters (and cuts a longer text at a line
+        # end): decoding 4 bytes per character and a few more gives it the same view of the file
+        # as the general reader's whole-file decode, without decoding the whole file.
+        window = 4 * _SNIFF_BYTES + 4
+        try:
+            text = ubuf[:window].decode("utf-8", "ignore") if len(ubuf) > window else ubuf.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        sep = _sniff_sep(text, default="\t" if p.suffix.lower() == ".tsv" else ",")
+        first = _records(text, sep, limit=1)
+        if not first or not _is_boris_header(first[0][1]) or "Status" in {c.strip() for c in first[0][1]}:
+            return None
+        line, header = first[0]
+        table = read_table(p, sep=sep, header_row=line)
+    except (InputError, _RaggedError, ValueError):
+        return None
+    if enc.startswith("utf") and table.attrs["read_info"]["encoding"] == "cp1252":
+        return None  # not UTF-8 after all: the general reader decodes it as a whole
+    by_name = {str(c): c for c in table.columns}
+    frame = pd.DataFrame({f"__c{i}": (table[by_name[h]].fillna("") if h in by_name
+                                      else pd.Series("", index=table.index, dtype=_STRING))
+                          for i, h in enumerate(header)})
+    # a second header line inside the data would start a new segment in the general reader
+    stripped = [frame[c].str.strip() for c in frame.columns]
+    has_behavior = np.logical_or.reduce([(c == "Behavior").to_numpy(dtype=bool) for c in stripped])
+    has_subject = np.logical_or.reduce([(c == "Subject").to_numpy(dtype=bool) for c in stripped])
+    if (has_behavior & has_subject).any():
+        return None
+    blank = np.logical_and.reduce([(c == "").to_numpy(dtype=bool) for c in stripped])
+    if blank.any():  # whitespace-only rows are skipped by the general reader
+        return None
+    try:
+        return _boris_frame(header, frame, table["source_row"].to_numpy(dtype=np.int64),
+                            np.full(len(frame), None, dtype=object), p=p, meta_obs=None, meta_duration=np.nan)
+    except InputError:
+        return None
+
+
 def _read_boris_tables(p: Path) -> pd.DataFrame:
+    fast = _boris_one_header(p)
+    if fast is not None:
+        return fast
     rows = _boris_rows(p)
     if not rows:
         raise InputError(f"is empty; {_BORIS_EXPECTED}", file=p)
@@ -996,10 +1059,10 @@ def _read_boris_project(p: Path) -> pd.DataFrame:
     for c in ("observation_id", "subject", "behavior"):
         ev[c] = ev[c].astype(_STRING)
     ev["modifiers"] = _join_modifiers(ev.assign(modifiers=ev["modifiers"].astype(_STRING)), ["modifiers"])
-    time, bad = _to_seconds(ev["time_raw"].map(lambda v: None if v is None else str(v)).astype(_STRING))
-    bad = bad.to_numpy()
-    ev["unparsed_time"] = pd.array([str(v) if b else None for v, b in zip(ev["time_raw"], bad)], dtype=_STRING)
-    bad = bad | np.isnan(time)
+    time_text = ev["time_raw"].map(lambda v: None if v is None else str(v)).astype(_STRING)
+    time, bad = _to_seconds(time_text)
+    ev["unparsed_time"] = time_text.where(bad).array
+    bad = bad.to_numpy(dtype=bool) | np.isnan(time)
     ev["time"] = time
     ev["order"] = np.arange(len(ev))
     ev["source_sheet"] = None
