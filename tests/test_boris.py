@@ -301,3 +301,69 @@ def test_pairing_matches_sequential_reference(tmp_path, rows):
         assert sorted(got, key=key) == _reference_pairs(seq)
         paired = g.dropna(subset=["start_s", "stop_s"])
         assert (paired["stop_s"] >= paired["start_s"]).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# copy-on-write: numpy views handed out by pandas are read-only
+# ---------------------------------------------------------------------------------------------
+def _patch_readonly(monkeypatch):
+    """Make every ndarray pandas hands out (``to_numpy``, ``np.asarray``) read-only.
+
+    pandas 3 (copy-on-write) already returns read-only views whenever no copy is needed, so
+    whether a given call is read-only depends on dtype and layout; this makes it so for every
+    call, and any in-place numpy operation on such an array (``arr[mask] = ...``, ``|=``) raises
+    ``ValueError: output array is read-only`` / ``assignment destination is read-only`` -- the
+    failure once seen in ``read_boris`` under cProfile on a 20k study.
+    """
+    from pandas.core.base import IndexOpsMixin
+
+    to_numpy, array = IndexOpsMixin.to_numpy, pd.Series.__array__
+
+    def readonly(arr):
+        if isinstance(arr, np.ndarray):
+            arr = arr.view()
+            arr.flags.writeable = False
+        return arr
+
+    monkeypatch.setattr(IndexOpsMixin, "to_numpy", lambda self, *a, **k: readonly(to_numpy(self, *a, **k)))
+    monkeypatch.setattr(pd.Series, "__array__", lambda self, *a, **k: readonly(array(self, *a, **k)))
+
+
+def _readonly_inputs(tmp_path):
+    """Files covering every time path: unparseable, 'NA', unpaired START/STOP, POINT; one-header
+    text (pyarrow path), v7 blocks (row-by-row path), aggregated with a bad start, a project."""
+    rows = [_v8_row("E1", "smile", "START", 1.0, "genuine"), _v8_row("E1", "smile", "STOP", 3.0, "genuine"),
+            _v8_row("E1", "eye contact", "START", "1.5 s"), _v8_row("E1", "eye contact", "START", 4.0),
+            _v8_row("E1", "eye contact", "STOP", 9.0), _v8_row("E1", "eye contact", "STOP", 11.0),
+            _v8_row("E1", "greeting", "POINT", 0.5), _v8_row("E2", "nod", "POINT", "NA")]
+    tab = tmp_path / "tab.csv"
+    tab.write_text("\n".join([V8_TAB_HEADER] + rows) + "\n")
+    agg = tmp_path / "agg.tsv"
+    bad = [list(AGG_ROWS[0])]
+    bad[0][AGG_HEADER.index("Start (s)")] = "x1"
+    agg.write_text("\n".join("\t".join(r) for r in [AGG_HEADER] + AGG_ROWS + bad) + "\n")
+    out = [tab, agg]
+    if FIX.is_dir():
+        out += [FIX / "test_export_events_tabular.tsv", FIX / "test.boris"]
+    return out
+
+
+def test_read_boris_and_events_work_on_readonly_arrays(tmp_path, monkeypatch):
+    from svcresearch.events import event_features, validate_events
+
+    paths = _readonly_inputs(tmp_path)
+    expected = []
+    for p in paths:
+        ev = read_boris(p)
+        valid, quarantine = validate_events(ev)
+        expected.append((ev, valid, quarantine, event_features(valid)))
+    _patch_readonly(monkeypatch)
+    assert not pd.Series([1.0, 2.0]).to_numpy().flags.writeable  # the patch is in force
+    for p, (ev0, valid0, q0, feats0) in zip(paths, expected):
+        ev = read_boris(p)
+        valid, quarantine = validate_events(ev)
+        pd.testing.assert_frame_equal(ev, ev0)
+        pd.testing.assert_frame_equal(valid, valid0)
+        pd.testing.assert_frame_equal(quarantine, q0)
+        pd.testing.assert_frame_equal(event_features(valid), feats0)
+    assert read_boris(paths[0])["unparsed_time"].dropna().tolist() == ["1.5 s"]
