@@ -416,42 +416,49 @@ def _resolve_duplicates(tables: list[_Table], *, key: list[str], compare: list[s
         later = exact.duplicated(subset=key, keep="first").to_numpy()
         for ti, i in zip(exact["_t"].to_numpy()[later], exact["_i"].to_numpy()[later]):
             tables[ti].status[i] = "merged"
-    conf = d.loc[conflict]
+    conf = d.loc[conflict].reset_index(drop=True)
     if len(conf):
-        raw_arrays = [{c: t.raw[c].to_numpy(dtype=object, na_value=None) for c in compare if c in t.raw}
-                      for t in tables]
-        rows_arrays = [t.data["source_row"].to_numpy() for t in tables]
+        tis, iis = conf["_t"].to_numpy(), conf["_i"].to_numpy()
+        # file, row and raw values of the conflicting records only (never whole raw columns)
+        files = np.array([tables[ti].spec.rel for ti in tis], dtype=object)
+        rows = np.zeros(len(conf), dtype=np.int64)
+        raw_at = {c: np.full(len(conf), None, dtype=object) for c in compare}
+        for ti, t in enumerate(tables):
+            sel = tis == ti
+            if not sel.any():
+                continue
+            rows[sel] = t.data["source_row"].to_numpy()[iis[sel]]
+            for c in compare:
+                if c in t.raw:
+                    raw_at[c][sel] = t.raw[c].iloc[iis[sel]].to_numpy(dtype=object, na_value=None)
+        # the value column shows identifiers pseudonymised and pii withheld
+        shown = {c: redact(codebook[c], pd.Series(raw_at[c], dtype="string"))
+                 if c in codebook.variables and (codebook[c].role == "pii" or codebook[c].pseudonymise)
+                 else raw_at[c] for c in compare}
         headers = [t.headers for t in tables]
         cmp_vals = {c: conf[c].astype("string").fillna("\x00NA").to_numpy(dtype=object) for c in compare}
         keys = conf[key].astype("string").fillna("").agg("\x1f".join, axis=1).to_numpy(dtype=object) \
             if len(key) > 1 else conf[key[0]].astype("string").fillna("").to_numpy(dtype=object)
         key_txt = conf[key].astype("string").fillna("")
-        tis, iis = conf["_t"].to_numpy(), conf["_i"].to_numpy()
         groups: dict = {}
         for pos, k in enumerate(keys):
             groups.setdefault(k, []).append(pos)
         out = {"file": [], "row": [], "column": [], "value": [], "detail": []}
         for k, members in groups.items():
             differing = [c for c in compare if len({cmp_vals[c][p] for p in members}) > 1]
-            where = ", ".join(f"{tables[tis[p]].spec.rel} row {int(rows_arrays[tis[p]][iis[p]])}" for p in members)
+            where = ", ".join(f"{files[p]} row {rows[p]}" for p in members)
             keytxt = " ".join(f"{c}={key_txt[c].iat[members[0]]}" for c in key)
             for p in members:
-                ti, i = tis[p], iis[p]
                 for c in differing:
-                    others = "; ".join(
-                        f"{tables[tis[q]].spec.rel} row {int(rows_arrays[tis[q]][iis[q]])}: "
-                        f"{_fmt(raw_arrays[tis[q]].get(c, [None] * (iis[q] + 1))[iis[q]])}"
-                        for q in members if q != p)
-                    rawv = raw_arrays[ti][c][i] if c in raw_arrays[ti] else None
-                    if c in codebook.variables and (codebook[c].role == "pii" or codebook[c].pseudonymise):
-                        rawv = redact(codebook[c], pd.Series([rawv], dtype="string"))[0]
-                    out["file"].append(tables[ti].spec.rel)
-                    out["row"].append(int(rows_arrays[ti][i]))
-                    out["column"].append(headers[ti].get(c, c))
-                    out["value"].append(rawv)
+                    others = "; ".join(f"{files[q]} row {rows[q]}: {_fmt(raw_at[c][q])}"
+                                       for q in members if q != p)
+                    out["file"].append(files[p])
+                    out["row"].append(int(rows[p]))
+                    out["column"].append(headers[tis[p]].get(c, c))
+                    out["value"].append(shown[c][p])
                     out["detail"].append(f"{_ROW_DROPPED}: conflicting {what} for {keytxt} ({where}); "
                                          f"other value(s): {others}; nothing guessed")
-                tables[ti].status[i] = "quarantined"
+                tables[tis[p]].status[iis[p]] = "quarantined"
         quarantine.add(np.array(out["file"], dtype=object), out["row"], np.array(out["column"], dtype=object),
                        np.array(out["value"], dtype=object), reason, np.array(out["detail"], dtype=object))
 
