@@ -1127,53 +1127,78 @@ def _type_video(enc: pd.DataFrame):
     enc["video_coded"] = enc["video_coded"].astype(bool)
 
 
-def _coding_long(cod: _Codings, spine: pd.Index, codebook: Codebook) -> pa.Table:
-    """Every judgement, one row per (encounter, coder, behaviour), built column-wise in arrow.
+class _LongTable:
+    """``coding_long``: every judgement, one row per (encounter, coder, behaviour), kept as
+    integer codes and turned into arrow columns one row group at a time when written.
 
-    ``cod`` is sorted by encounter, coder, file, row, so row ``i * n_behaviours + j`` of the long
-    table is record ``i``, behaviour ``j`` (codebook order): the fixed row order of the output.
-    Columns are built from integer codes into small dictionaries (no per-row Python objects).
+    Row ``i`` is record ``i // n_behaviours`` of the sorted codings (``_Codings``: encounter,
+    coder, file, row order) and behaviour ``i % n_behaviours`` (codebook order): the fixed row
+    order of the output. Materialising all of it at once as strings took about 1.5 GB for a
+    million encounters; a row group at a time it is a few dozen MB.
     """
-    behaviours = list(codebook.behaviours)
-    n, nb = len(cod.enc), len(behaviours)
-    rep = np.repeat(np.arange(n, dtype=np.int64), nb)
-    levels: list[str] = []
-    for b in behaviours:
-        for lv in (b.value_set.levels if b.value_set is not None else ()):
-            if lv not in levels:
-                levels.append(lv)
-    level_pos = {lv: i for i, lv in enumerate(levels)}
-    value_codes = np.full(n * nb, -1, dtype=np.int32)
-    numeric = np.full(n * nb, np.nan)
-    stat_codes = np.empty(n * nb, dtype=np.int32)
-    for j, b in enumerate(behaviours):
-        own = cod.levels[b.name]
-        codes = cod.values[b.name]
-        remap = np.array([level_pos.get(lv, -1) for lv in own] + [-1], dtype=np.int32)
-        value_codes[j::nb] = remap[codes]   # code -1 picks the trailing -1
-        if b.value_set is not None:
-            numbers = b.value_set.level_numbers()
-            num = np.array([numbers.get(lv, np.nan) for lv in own] + [np.nan], dtype=float)
-            numeric[j::nb] = num[codes]
-        stat_codes[j::nb] = cod.status[b.name]
 
-    def dict_col(indices, dictionary):
-        idx = pa.array(indices, mask=indices < 0) if (indices < 0).any() else pa.array(indices)
-        if not isinstance(dictionary, pa.Array):
-            dictionary = pa.array(dictionary, type=pa.string())
-        return pa.DictionaryArray.from_arrays(idx, dictionary).cast(pa.string())
+    def __init__(self, cod: _Codings, spine: pd.Index, codebook: Codebook):
+        behaviours = list(codebook.behaviours)
+        self.names = [b.name for b in behaviours]
+        self.nb = len(behaviours)
+        self.cod = cod
+        self.num_rows = len(cod.enc) * self.nb
+        # one list of output levels across behaviours; per behaviour a table from its own
+        # level codes to that list and to the numeric code (last column: NA, for code -1)
+        self.levels: list[str] = []
+        for b in behaviours:
+            for lv in (b.value_set.levels if b.value_set is not None else ()):
+                if lv not in self.levels:
+                    self.levels.append(lv)
+        level_pos = {lv: i for i, lv in enumerate(self.levels)}
+        width = max([len(cod.levels[b.name]) for b in behaviours], default=0) + 1
+        self.value_of = np.full((self.nb, width), -1, dtype=np.int32)
+        self.number_of = np.full((self.nb, width), np.nan)
+        for j, b in enumerate(behaviours):
+            own = cod.levels[b.name]
+            self.value_of[j, :len(own)] = [level_pos.get(lv, -1) for lv in own]
+            if b.value_set is not None:
+                numbers = b.value_set.level_numbers()
+                self.number_of[j, :len(own)] = [numbers.get(lv, np.nan) for lv in own]
+        n = len(cod.enc)
+        self.codes = np.empty((n, self.nb), dtype=np.int32)
+        self.status = np.empty((n, self.nb), dtype=np.int8)
+        for j, b in enumerate(behaviours):
+            # code -1 (NA) indexes the last column of the tables above
+            self.codes[:, j] = np.where(cod.values[b.name] < 0, width - 1, cod.values[b.name])
+            self.status[:, j] = cod.status[b.name]
+        self.ids = pa.array(pd.array(spine, dtype="string")).cast(pa.string())
 
-    ids = pa.array(pd.array(spine, dtype="string")).cast(pa.string())
-    return pa.table({
-        "encounter_id": dict_col(cod.enc[rep], ids),
-        "coder": dict_col(cod.coder.astype(np.int64)[rep], cod.coders),
-        "behaviour": dict_col(np.tile(np.arange(nb, dtype=np.int32), n), [b.name for b in behaviours]),
-        "value": dict_col(value_codes, levels or ["_"]),
-        "value_numeric": pa.array(numeric, type=pa.float64()),
-        "status": dict_col(stat_codes, STATUS_LEVELS),
-        "source_file": dict_col(cod.file.astype(np.int64)[rep], cod.files),
-        "source_row": pa.array(cod.row[rep], type=pa.int64()),
-    })
+    def __len__(self) -> int:
+        return self.num_rows
+
+    def slice(self, start: int, stop: int) -> pa.Table:
+        """Rows ``start`` to ``stop`` as an arrow table (string columns, as written)."""
+        i = np.arange(start, stop, dtype=np.int64)
+        rec, j = i // self.nb, i % self.nb if self.nb else i
+        own = self.codes[rec, j]
+        cod = self.cod
+
+        def dict_col(indices, dictionary):
+            idx = pa.array(indices, mask=indices < 0) if (indices < 0).any() else pa.array(indices)
+            if not isinstance(dictionary, pa.Array):
+                dictionary = pa.array(dictionary, type=pa.string())
+            return pa.DictionaryArray.from_arrays(idx, dictionary).cast(pa.string())
+
+        return pa.table({
+            "encounter_id": dict_col(cod.enc[rec], self.ids),
+            "coder": dict_col(cod.coder[rec].astype(np.int64), cod.coders),
+            "behaviour": dict_col(j.astype(np.int32), self.names),
+            "value": dict_col(self.value_of[j, own], self.levels or ["_"]),
+            "value_numeric": pa.array(self.number_of[j, own], type=pa.float64()),
+            "status": dict_col(self.status[rec, j].astype(np.int32), STATUS_LEVELS),
+            "source_file": dict_col(cod.file[rec].astype(np.int64), cod.files),
+            "source_row": pa.array(cod.row[rec], type=pa.int64()),
+        })
+
+
+def _coding_long(cod: _Codings, spine: pd.Index, codebook: Codebook) -> _LongTable:
+    return _LongTable(cod, spine, codebook)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1282,9 +1307,22 @@ def _quarantine_schema() -> dict:
         "missingValues": [""]}
 
 
+# Rows per parquet row group: pyarrow's default for write_table, written out so that a table
+# written in slices (one row group each) gives the same file as one write_table call.
+_ROW_GROUP_ROWS = 1024 * 1024
+
+
 def _write_parquet(df, path: Path):
+    if isinstance(df, _LongTable):
+        with pq.ParquetWriter(path, df.slice(0, 0).schema, compression="zstd", write_statistics=True) as w:
+            for start in range(0, len(df), _ROW_GROUP_ROWS):
+                w.write_table(df.slice(start, min(start + _ROW_GROUP_ROWS, len(df))),
+                              row_group_size=_ROW_GROUP_ROWS)
+            if not len(df):
+                w.write_table(df.slice(0, 0))
+        return
     table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
-    pq.write_table(table, path, compression="zstd", write_statistics=True)
+    pq.write_table(table, path, compression="zstd", write_statistics=True, row_group_size=_ROW_GROUP_ROWS)
 
 
 def _json_bytes(obj) -> bytes:
