@@ -391,3 +391,25 @@ def test_results_do_not_depend_on_group_labels(sim):
     assert a.params["estimate"].tolist() == b.params["estimate"].tolist()
     assert a.params["std_error"].tolist() == b.params["std_error"].tolist()
     assert a.loglik == b.loglik
+
+
+# R 4.2.2, ordinal 2022.11.16, on a subset of the cleaned default study (tests/data/default_study_subset.csv):
+# d$sat_overall <- factor(d$sat_overall, ordered = TRUE)
+# f <- clmm(sat_overall ~ resolved * empathy + greeting + wait_min + (1 | employee), data = d, nAGQ = 5)
+# coef(summary(f))[, 1:2]; logLik(f); VarCorr(f)
+DEFAULT_STUDY_CLMM_AGQ5 = {
+    "1|2": (-3.23241968, 0.241187349), "2|3": (-2.08117049, 0.206239859),
+    "3|4": (-0.71746618, 0.193494395), "4|5": (1.12972911, 0.195893485),
+    "resolved": (0.88325869, 0.155976873), "empathy": (0.23876117, 0.186372190),
+    "greeting": (0.14730938, 0.134625634), "wait_min": (-0.11299859, 0.013502088),
+    "resolved:empathy": (0.76182270, 0.219774011),
+}
+
+
+def test_clmm_on_the_cleaned_default_study_matches_r():
+    data = pd.read_csv(Path(__file__).parent / "data" / "default_study_subset.csv")
+    res = fit_ordinal(data, "sat_overall ~ resolved * empathy + greeting + wait_min", groups="employee", nagq=5)
+    _check(res, {k: v[0] for k, v in DEFAULT_STUDY_CLMM_AGQ5.items()}, MM_TOL, "estimate")
+    _check(res, {k: v[1] for k, v in DEFAULT_STUDY_CLMM_AGQ5.items()}, MM_TOL, "std_error")
+    assert res.loglik == pytest.approx(-1786.700416, abs=MM_TOL)
+    assert res.variance_components["variance"].iloc[0] == pytest.approx(0.1618913, abs=MM_TOL)
