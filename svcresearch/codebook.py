@@ -76,10 +76,38 @@ def normalise_key(value: Any) -> str:
     return " ".join(str(value).split()).lower()
 
 
+# The ASCII characters that Python's ``str.split()`` and ``re``'s ``\s`` count as whitespace.
+# pyarrow's regex engine (RE2) would run these replacements in C++, but its ``\s`` lacks
+# \x1c-\x1f and its ``\d``/``\s`` are ASCII-only, so pandas falls back to Python's ``re`` for
+# every value; spelled out as a class, the ASCII values stay in C++ with identical results.
+_ASCII_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f ]+"
+
+
+def _ascii_fast(values: pd.Series, fast, slow) -> pd.Series:
+    """``fast`` (pyarrow kernels, ASCII rules) on ASCII values, ``slow`` (Python's Unicode rules)
+    on the others; the result in the original order and index."""
+    s = values.astype("string")
+    is_ascii = s.str.isascii().fillna(True).to_numpy(dtype=bool)
+    if is_ascii.all():
+        return fast(s)
+    out = pd.Series(pd.NA, index=s.index, dtype="string")
+    out[is_ascii] = fast(s[is_ascii])
+    out[~is_ascii] = slow(s[~is_ascii])
+    return out
+
+
+def _collapse_space(values: pd.Series) -> pd.Series:
+    """``" ".join(x.split())`` of every value (NA stays NA), vectorised."""
+    return _ascii_fast(values,
+                       lambda s: s.str.replace(_ASCII_SPACE, " ", regex=True).str.strip(" "),
+                       lambda s: s.map(lambda x: " ".join(x.split()), na_action="ignore").astype("string"))
+
+
 def _keys(values: pd.Series) -> pd.Series:
     """:func:`normalise_key` of every value, vectorised (arrow string kernels)."""
-    s = values.astype("string")
-    return s.str.replace(r"\s+", " ", regex=True).str.strip().str.lower()
+    return _ascii_fast(values,
+                       lambda s: s.str.replace(_ASCII_SPACE, " ", regex=True).str.strip().str.lower(),
+                       lambda s: s.str.replace(r"\s+", " ", regex=True).str.strip().str.lower())
 
 
 def _flag(value: Any, *, where: str, file: Path) -> bool:
@@ -603,8 +631,9 @@ def parse_datetime(values: pd.Series) -> pd.Series:
     Every value is tried against the layouts of ``DATETIME_FORMATS`` in turn (vectorised per
     layout); NaT where none fits. Excel serial day numbers (``46083.43``) are also accepted.
     """
-    s = values.astype("string").str.strip()
-    s = s.str.replace(r"\s+", " ", regex=True)
+    s = _ascii_fast(values.astype("string").str.strip(),
+                    lambda x: x.str.replace(_ASCII_SPACE, " ", regex=True),
+                    lambda x: x.str.replace(r"\s+", " ", regex=True))
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
     todo = s.notna()
     for fmt in DATETIME_FORMATS:
@@ -634,7 +663,8 @@ def canonical_id(values: pd.Series, fmt: str) -> pd.Series:
     """
     m = re.fullmatch(r"([^{}]*)\{:0(\d+)d\}([^{}]*)", fmt)
     prefix, width, suffix = m.group(1), int(m.group(2)), m.group(3)
-    digits = values.astype("string").str.replace(r"\D+", "", regex=True)
+    digits = _ascii_fast(values, lambda s: s.str.replace(r"[^0-9]+", "", regex=True),
+                         lambda s: s.str.replace(r"\D+", "", regex=True))
     digits = digits.mask(digits == "", pd.NA)
     # int() then str() drops leading zeros; zfill restores the fixed width
     stripped = digits.str.lstrip("0")
@@ -715,7 +745,7 @@ def normalise(values: pd.Series, variable: Variable, codebook: Codebook) -> Norm
             u_problem[good] = None
     else:
         # free nominal (coder, names, comments): trim and collapse whitespace only
-        u_vals = uniq.map(lambda x: " ".join(x.split()), na_action="ignore").astype("string")
+        u_vals = _collapse_space(uniq)
         u_missing = u_missing | (u_vals == "").fillna(True).to_numpy()
 
     u_vals = u_vals.copy()
@@ -732,13 +762,6 @@ def normalise(values: pd.Series, variable: Variable, codebook: Codebook) -> Norm
     problem = pd.Series(prob_arr, index=values.index, dtype="string")
     miss_arr = np.append(u_missing, True)[np.where(na_row, len(u_missing), codes)]
     missing = pd.Series(miss_arr.astype(bool), index=values.index)
-    return Normalised(vals, problem, missing)
-    vals = u_vals.take(take).reset_index(drop=True)
-    vals[na_row] = pd.NA if vals.dtype != "datetime64[us]" else pd.NaT
-    vals.index = values.index
-    problem = pd.Series(u_problem[take], index=values.index, dtype="string")
-    problem[na_row] = pd.NA
-    missing = pd.Series(u_missing[take] | na_row, index=values.index)
     return Normalised(vals, problem, missing)
 
 
