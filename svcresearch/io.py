@@ -592,15 +592,19 @@ def _read_sav(p: Path, *, decimal) -> pd.DataFrame:
     labels = dict(meta.variable_value_labels or {})
     cols = {}
     for col in raw.columns:
-        vals = raw[col].tolist()
-        lab = labels.get(col)
-        if lab:
-            cols[col] = [lab.get(v, _spss_str(v)) if not (v is None or (isinstance(v, float) and math.isnan(v)))
-                         else None for v in vals]
-        else:
-            cols[col] = [_spss_str(v) for v in vals]
-    df = pd.DataFrame({c: pd.array([None if v is None else str(v) for v in vs], dtype=_STRING)
-                       for c, vs in cols.items()})
+        lab = labels.get(col) or {}
+        if not lab and pd.api.types.infer_dtype(raw[col], skipna=True) in ("string", "empty"):
+            # text (often unique per case: receipt codes, comments): kept as written, "" missing
+            text = raw[col].astype(_STRING)
+            cols[col] = text.mask(text == "").array
+            continue
+        # each distinct value is rendered once (label, or the text a spreadsheet shows) and
+        # spread back by its factorize code; missing values (NaN, NaT, None) have code -1
+        codes, uniques = pd.factorize(raw[col], use_na_sentinel=True)
+        text = [lab.get(v, _spss_str(v)) if lab else _spss_str(v) for v in uniques.tolist()]
+        table = np.array([None if t is None else str(t) for t in text] + [None], dtype=object)
+        cols[col] = pd.array(table[np.where(codes < 0, len(uniques), codes)], dtype=_STRING)
+    df = pd.DataFrame(cols)
     info = {"file": str(p), "format": "sav", "encoding": meta.file_encoding, "sep": None,
             "decimal": decimal if decimal is not None else ".", "header_row": None, "sheets": None}
     out = _finish(df, np.arange(1, len(df) + 1), info, file=p)
