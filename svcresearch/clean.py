@@ -464,8 +464,14 @@ def _resolve_duplicates(tables: list[_Table], *, key: list[str], compare: list[s
 
 
 def _in(values: pd.Series, index: pd.Index) -> np.ndarray:
-    """Membership by hash lookup (Series.isin on arrow strings loops in Python for large sets)."""
-    index = pd.Index(index).dropna().unique().astype("string")
+    """Membership by hash lookup (Series.isin on arrow strings loops in Python for large sets).
+
+    An index that is already unique, string-typed and NA-free (the spine) is used as it is, so
+    its hash table is built once and reused by every call instead of once per call.
+    """
+    index = pd.Index(index)
+    if not (index.dtype == "string" and index.is_unique and not index.hasnans):
+        index = index.dropna().unique().astype("string")
     return index.get_indexer(values.astype("string")) >= 0
 
 
@@ -843,18 +849,20 @@ def _video(specs: list[FileSpec], codebook: Codebook, spine: pd.Index, quarantin
 def _rows_for(frame: pd.DataFrame, ids: pd.Index, columns: list[str]) -> pd.DataFrame:
     """``columns`` of ``frame`` for each id in ``ids`` (NA rows for ids it lacks), RangeIndex.
 
-    ``frame`` holds one row per ``encounter_id``. Rows are gathered by position (one hash lookup
-    of the ids) rather than by reindexing a string-indexed frame; when the frame is already in
-    ``ids`` order (the usual sorted operations log) nothing is copied at all.
+    ``frame`` holds one row per ``encounter_id``. When the frame is already in ``ids`` order (the
+    usual sorted operations log) nothing is looked up or copied; otherwise rows are gathered by
+    position (one hash lookup of the ids) rather than by reindexing a string-indexed frame.
     """
     columns = [c for c in columns if c in frame]
     if not len(frame):
         return pd.DataFrame(index=pd.RangeIndex(len(ids)))
+    same = len(frame) == len(ids) and bool(
+        (frame["encounter_id"].reset_index(drop=True) == pd.Series(ids.array)).fillna(False).all())
+    if same:  # already in ids order (arrow comparison, no hash table)
+        return frame[columns].reset_index(drop=True)
     pos = pd.Index(frame["encounter_id"]).get_indexer(ids)
     if (pos < 0).any():  # some ids absent: let reindex insert NA (and promote dtypes as it must)
         return frame.set_index("encounter_id")[columns].reindex(ids).reset_index(drop=True)
-    if len(pos) == len(frame) and np.array_equal(pos, np.arange(len(pos))):
-        return frame[columns].reset_index(drop=True)
     return frame[columns].iloc[pos].reset_index(drop=True)
 
 
