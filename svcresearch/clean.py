@@ -1183,7 +1183,7 @@ class _LongTable:
     def slice(self, start: int, stop: int) -> pa.Table:
         """Rows ``start`` to ``stop`` as an arrow table (string columns, as written)."""
         i = np.arange(start, stop, dtype=np.int64)
-        rec, j = i // self.nb, i % self.nb if self.nb else i
+        rec, j = np.divmod(i, max(self.nb, 1))
         own = self.codes[rec, j]
         cod = self.cod
 
