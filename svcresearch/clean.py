@@ -440,6 +440,9 @@ def _resolve_duplicates(tables: list[_Table], *, key: list[str], compare: list[s
         keys = conf[key].astype("string").fillna("").agg("\x1f".join, axis=1).to_numpy(dtype=object) \
             if len(key) > 1 else conf[key[0]].astype("string").fillna("").to_numpy(dtype=object)
         key_txt = conf[key].astype("string").fillna("")
+        for c in key:
+            if c in codebook.variables and (codebook[c].role == "pii" or codebook[c].pseudonymise):
+                key_txt[c] = redact(codebook[c], key_txt[c])
         groups: dict = {}
         for pos, k in enumerate(keys):
             groups.setdefault(k, []).append(pos)
@@ -450,7 +453,9 @@ def _resolve_duplicates(tables: list[_Table], *, key: list[str], compare: list[s
             keytxt = " ".join(f"{c}={key_txt[c].iat[members[0]]}" for c in key)
             for p in members:
                 for c in differing:
-                    others = "; ".join(f"{files[q]} row {rows[q]}: {_fmt(raw_at[c][q])}"
+                    # the other records' values are shown redacted too: a raw employee or
+                    # customer id must not reach data/processed through the detail text
+                    others = "; ".join(f"{files[q]} row {rows[q]}: {_fmt(shown[c][q])}"
                                        for q in members if q != p)
                     out["file"].append(files[p])
                     out["row"].append(int(rows[p]))

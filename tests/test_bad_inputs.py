@@ -347,3 +347,18 @@ def test_sav_without_value_labels(tmp_path, capsys, monkeypatch):
     enc = pd.read_parquet(tmp_path / "processed" / "encounters.parquet")
     # bare codes 1/0 are aliases of yes/no; the paper response of ENC-000003 is linked
     assert enc.loc[2, "tell_others"] == False and enc.loc[2, "survey_mode"] == "paper"  # noqa: E712
+
+
+def test_conflicting_operations_rows_do_not_leak_raw_identifiers(tmp_path, capsys, monkeypatch):
+    # the same encounter logged twice with different employees: both rows are quarantined, and
+    # neither the value column nor the detail text may show a raw employee id or a name
+    ops = OPS + "ENC-000003,SP02,E-00777,Maija Meikäläinen,C-000003,Kalle Mäkinen,kalle@example.fi,044 111 2222,face_to_face,2026-03-02 11:00,0,no,no,90\n"
+    raw = make_study(tmp_path, ops=ops)
+    code, out, cap = run_clean(tmp_path, raw, capsys, monkeypatch)
+    assert code == 0, cap.err
+    q = pd.read_csv(out / "quarantine.csv", dtype=str, keep_default_na=False)
+    conflicts = q[q["reason"] == "duplicate_conflict"]
+    assert set(conflicts["row"]) == {"4", "5"}
+    text = (out / "quarantine.csv").read_text(encoding="utf-8")
+    for raw_value in ("E-00777", "E-00001", "00777", "Maija", "Aino"):
+        assert raw_value not in text, raw_value
