@@ -219,3 +219,67 @@ def test_editing_the_codebook_changes_behaviour_without_code(tmp_path):
     r = normalise(pd.Series(["jep", "En  Tiedä"], dtype="string"), cb["greeting"], cb)
     assert r.values.tolist()[0] == "yes" and r.missing.tolist() == [False, True]
     assert re.fullmatch(r"[a-z_]+", cb.name.replace("-", "_"))
+
+
+# --- date-times: the separator prefilter changes nothing -----------------------------------------
+def _parse_datetime_every_layout(values: pd.Series) -> pd.Series:
+    """Reference: every remaining value tried against every layout in DATETIME_FORMATS order, with
+    no prefilter (the implementation before the prefilter, kept here to compare against)."""
+    from svcresearch.codebook import DATETIME_FORMATS
+
+    s = values.astype("string").str.strip().str.replace(r"\s+", " ", regex=True)
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
+    todo = s.notna()
+    for fmt in DATETIME_FORMATS:
+        parsed = pd.to_datetime(s[todo], format=fmt, errors="coerce")
+        ok = parsed.notna()
+        out.loc[ok[ok].index] = parsed[ok].astype("datetime64[us]")
+        todo.loc[ok[ok].index] = False
+    num = parse_number(s[todo])
+    serial = num.where((num > 20000) & (num < 80000))
+    ok = serial.notna()
+    conv = pd.Timestamp("1899-12-30") + pd.to_timedelta(serial[ok] * 86400, unit="s").round("s")
+    out.loc[ok[ok].index] = conv.astype("datetime64[us]")
+    return out
+
+
+# date-like text: fields of 1-4 digits (sometimes signed or space-padded) joined by the
+# separators the layouts use and by ones they don't, with "klo", "T", "Z" and stray letters
+_FIELD = st.from_regex(r"[ +\-]?[0-9]{1,4}", fullmatch=True)
+_SEP = st.sampled_from(["-", ":", ".", "/", " ", "T", " klo ", " KLO ", "  ", ",", "Z", "t", ""])
+
+
+@st.composite
+def _date_like(draw):
+    fields = draw(st.lists(_FIELD, min_size=1, max_size=7))
+    text = fields[0]
+    for f in fields[1:]:
+        text += draw(_SEP) + f
+    return text + draw(st.sampled_from(["", "", "Z", " ", ".5", "+02:00"]))
+
+
+_WELL_FORMED = ["2026-03-02 10:15", "2026-03-02 10:15:30", "2026-03-02T10:15:30", "2026-03-02T10:15",
+                "2.3.2026 10.15", "02.03.2026 10:15", "2.3.2026 10.15.30", "2.3.2026 10:15:30",
+                "2.3.2026 klo 10.15", "2.3.2026 KLO 10.15", "2.3.2026", "2026-03-02",
+                "2026-03-02 10:15:30.123456", "02/03/2026 10:15", "46083.43", "46083,5", "2026-3-2 8:05",
+                " 2.3.2026\t10.15 ", "2026-03-02  10:15", "31.2.2026", "2026-13-01", "abc", "", None]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_date_like(), st.sampled_from(_WELL_FORMED)), min_size=1, max_size=25))
+def test_parse_datetime_prefilter_matches_trying_every_layout(raw):
+    values = pd.Series(raw, dtype="string")
+    pd.testing.assert_series_equal(parse_datetime(values), _parse_datetime_every_layout(values))
+
+
+def test_parse_datetime_keeps_index_and_first_matching_layout():
+    values = pd.Series(_WELL_FORMED, index=np.arange(len(_WELL_FORMED))[::-1] * 3, dtype="string")
+    got = parse_datetime(values)
+    pd.testing.assert_series_equal(got, _parse_datetime_every_layout(values))
+    # hand-checked: ISO minute layout, Finnish dot layout with "klo", Excel serial 46083.43 days
+    # after 1899-12-30 = 2026-03-02 10:19:12 (46083 days, 0.43 * 86400 s = 37152 s)
+    by_text = dict(zip(_WELL_FORMED, got))
+    assert by_text["2026-03-02 10:15"] == pd.Timestamp("2026-03-02 10:15")
+    assert by_text["2.3.2026 KLO 10.15"] == pd.Timestamp("2026-03-02 10:15")
+    assert by_text["46083.43"] == pd.Timestamp("2026-03-02 10:19:12")
+    assert pd.isna(by_text["31.2.2026"]) and pd.isna(by_text["abc"])
