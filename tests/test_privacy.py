@@ -30,6 +30,31 @@ def test_pseudonymise_vectorised_equals_hmac_and_keeps_na():
         privacy.pseudonymise(s, prefix="emp", key="text")
 
 
+def test_fast_hmac_matches_rfc4231_and_stdlib_for_all_key_lengths():
+    # RFC 4231 section 4.7 (test case 6): key 0xaa * 131 (longer than the block: hashed first),
+    # data "Test Using Larger Than Block-Size Key - Hash Key First", HMAC-SHA-256 =
+    # 60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54
+    digest = privacy._hmac_sha256(b"\xaa" * 131)
+    assert digest(b"Test Using Larger Than Block-Size Key - Hash Key First").hex() == \
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+    # RFC 4231 test case 2 (as above)
+    assert privacy._hmac_sha256(b"Jefe")(b"what do ya want for nothing?").hex() == \
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    # shorter than, equal to and longer than the 64-byte block; the padded-key states are reused
+    messages = [b"", b"E-00012", "C-äö 1".encode("utf-8"), b"x" * 200]
+    for key in (b"", b"k", b"fixed", bytes(range(64)), bytes(range(65)), b"z" * 300):
+        digest = privacy._hmac_sha256(key)
+        for msg in messages * 2:
+            assert digest(msg) == hmac.new(key, msg, hashlib.sha256).digest(), (key, msg)
+
+
+def test_pseudonymise_equals_pseudonym_of_each_value():
+    values = pd.Series([f"C-{i:06d}" for i in range(0, 3000, 7)] + [None, "  x  ", "ä"], dtype="string")
+    out = privacy.pseudonymise(values, prefix="cus", key=b"fixed")
+    want = [pd.NA if v is pd.NA else privacy.pseudonym(v, prefix="cus", key=b"fixed") for v in values]
+    assert out.dtype == "string" and out.tolist() == want
+
+
 def test_key_file_created_once_with_notice(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv(privacy.KEY_ENV, raising=False)
     monkeypatch.setattr(privacy, "_notice_printed", False)
