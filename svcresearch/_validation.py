@@ -6,6 +6,7 @@ same: the parameter, what was expected, and what was passed. User mistakes raise
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -75,4 +76,32 @@ def check_number(name: str, value: Any, *, low: float | None = None, high: float
     if (low is not None and value < low) or (high is not None and value > high):
         rng = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
         raise ValueError(f"`{name}` must be in {rng}; got {value!r}.")
+    return value
+
+
+def check_confidence(value: Any, *, name: str = "confidence") -> float:
+    """Check a confidence level (coverage of an interval) in the open interval (0, 1); return it.
+
+    Every function with an interval calls its coverage ``confidence`` and checks it here, so the
+    message is the same everywhere.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"`{name}` must be a number strictly between 0 and 1 (e.g. 0.95); got {value!r}.")
+    if not 0.0 < value < 1.0:  # also rejects NaN
+        raise ValueError(f"`{name}` must be strictly between 0 and 1 (e.g. 0.95); got {value!r}.")
+    return float(value)
+
+
+_FILE_STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_file_stem(value: Any, *, name: str = "name") -> str:
+    """Check a file stem for an output file (letters, digits, '.', '_', '-'; no folders); return it.
+
+    Keeps ``save_table(df, "../x")`` and ``save_figure(fig, "/tmp/x")`` inside their folder.
+    """
+    check_type(name, value, str)
+    if not _FILE_STEM.fullmatch(value) or ".." in value:
+        raise ValueError(f"`{name}` must be a file stem of letters, digits, '.', '_' or '-' (no folder "
+                         f"or '..'); got {value!r}.")
     return value

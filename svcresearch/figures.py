@@ -2,19 +2,24 @@
 
 Every figure the notebooks make goes through :func:`save_figure`, which writes PDF and SVG (vector,
 fonts embedded as Type 42 / text) and a 300-dpi PNG, with creation dates and random ids removed so
-that the same data give the same files.
+that the same data give the same files. Each file is rendered in memory and written atomically
+(temporary file + rename, the same writer as :func:`svcresearch.report.save_table`), so an
+interrupted run never leaves a truncated figure behind.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: notebooks run without a screen
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from svcresearch import config  # noqa: E402
-from svcresearch._validation import check_option  # noqa: E402
+from svcresearch._validation import check_file_stem, check_option, check_type  # noqa: E402
+from svcresearch.report import write_atomic  # noqa: E402
 
 FORMATS = ("pdf", "svg", "png")
 
@@ -56,7 +61,8 @@ def save_figure(fig, name: str, *, formats: tuple[str, ...] = FORMATS, folder: P
     ----------
     fig : matplotlib.figure.Figure
     name : str
-        File stem, e.g. ``"raw_distributions"``.
+        File stem, e.g. ``"raw_distributions"``; letters, digits, ``-``, ``_`` and ``.`` only (the
+        files stay inside ``folder``).
     formats : tuple of {"pdf", "svg", "png"}
     folder : path, optional
         Default ``reports/figures``.
@@ -65,7 +71,17 @@ def save_figure(fig, name: str, *, formats: tuple[str, ...] = FORMATS, folder: P
     -------
     list of Path
         The files written.
+
+    Notes
+    -----
+    Tested for byte-identical files on a second run, embedded TrueType fonts and editable SVG
+    text (tests/test_figures.py).
     """
+    check_type("fig", fig, Figure, what="a matplotlib Figure")
+    check_file_stem(name)
+    if isinstance(formats, str):
+        formats = (formats,)
+    check_type("formats", formats, (tuple, list), what="a tuple of format names")
     for fmt in formats:
         check_option("formats", fmt, FORMATS)
     folder = Path(folder) if folder is not None else config.figures_dir()
@@ -79,6 +95,8 @@ def save_figure(fig, name: str, *, formats: tuple[str, ...] = FORMATS, folder: P
     with plt.rc_context(_STYLE):
         for fmt in formats:
             path = folder / f"{name}.{fmt}"
-            fig.savefig(path, format=fmt, metadata=metadata[fmt])
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format=fmt, metadata=metadata[fmt])
+            write_atomic(path, buffer.getvalue())
             written.append(path)
     return written

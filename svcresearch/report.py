@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from svcresearch import config
-from svcresearch._validation import check_dataframe, check_number, check_option, check_type
+from svcresearch._validation import check_dataframe, check_file_stem, check_number, check_option, check_type
 
 FORMATS = ("csv", "md", "tex", "docx")
 
@@ -376,7 +376,13 @@ def _normalise_zip(blob: bytes) -> bytes:
     return out.getvalue()
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
+def write_atomic(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` via a temporary file in the same folder and ``os.replace``.
+
+    A reader never sees a half-written file, and an error leaves the old file (or none) in place
+    (DESIGN.md §8). Shared by :func:`save_table` and :func:`svcresearch.figures.save_figure`.
+    """
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -437,9 +443,7 @@ def save_table(data: pd.DataFrame, name: str, *, title: str | None = None, note:
     python-docx) and that two saves give byte-identical files.
     """
     check_dataframe("data", data)
-    check_type("name", name, str)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
-        raise ValueError(f"`name` must be a file stem of letters, digits, '.', '_' or '-'; got {name!r}.")
+    check_file_stem(name)
     if title is not None:
         check_type("title", title, str)
     if note is not None:
@@ -484,6 +488,6 @@ def save_table(data: pd.DataFrame, name: str, *, title: str | None = None, note:
             payload = _to_latex(header, rows, numeric, title=title, note=note, label=name).encode("utf-8")
         else:
             payload = _docx_bytes(header, rows, numeric, title=title, note=note, number=number)
-        _atomic_write(path, payload)
+        write_atomic(path, payload)
         written.append(path)
     return written
