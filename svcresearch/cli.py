@@ -13,6 +13,7 @@ from svcresearch import config
 from svcresearch._validation import InputError
 
 EXIT_USER_ERROR = 2
+EXIT_FAILED = 1
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -89,12 +90,23 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
+    from svcresearch.pipeline import NotebookError
+
     try:
         return _run(args)
-    except (InputError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        message = str(exc) if isinstance(exc, InputError) else f"{exc.filename}: {exc.strerror}"
-        print(f"svcresearch {args.command}: error: {message}", file=sys.stderr)
-        return EXIT_USER_ERROR
+    except InputError as exc:
+        return _fail(args.command, str(exc), EXIT_USER_ERROR)
+    except OSError as exc:  # missing folder, a file where a folder is expected, no permission, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(args.command, f"{where}{exc.strerror or exc}", EXIT_USER_ERROR)
+    except NotebookError as exc:
+        # an analysis step failed: not a user-input error, but still one readable line
+        return _fail(args.command, str(exc).splitlines()[0], EXIT_FAILED)
+
+
+def _fail(command: str, message: str, code: int) -> int:
+    print(f"svcresearch {command}: error: {message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,15 +11,14 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import matplotlib
+# No backend is forced: in a notebook matplotlib's inline backend shows each figure in the executed
+# notebook and its HTML; in a script on a machine without a screen matplotlib falls back to Agg.
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # headless: notebooks run without a screen
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from svcresearch import config  # noqa: E402
-from svcresearch._validation import check_file_stem, check_option, check_type  # noqa: E402
-from svcresearch.report import write_atomic  # noqa: E402
+from svcresearch import config
+from svcresearch._validation import check_file_stem, check_option, check_type
+from svcresearch.report import write_atomic
 
 FORMATS = ("pdf", "svg", "png")
 

@@ -21,6 +21,10 @@ _PATH_VARIABLES = {
 }
 
 
+class NotebookError(RuntimeError):
+    """A notebook failed to execute; the message names the notebook, the error and the partial output."""
+
+
 def list_notebooks(folder: Path | None = None) -> list[Path]:
     """The analysis notebooks in execution order (file-name order: ``00_…``, ``01_…``)."""
     folder = Path(folder) if folder is not None else config.notebooks_dir()
@@ -32,8 +36,8 @@ def execute_notebook(path: Path, *, out_dir: Path, timeout: int = 1200) -> Path:
 
     Raises
     ------
-    RuntimeError
-        Naming the notebook and the failing cell when a cell raises.
+    NotebookError
+        Naming the notebook and the error when a cell raises or the kernel dies.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -54,11 +58,12 @@ def execute_notebook(path: Path, *, out_dir: Path, timeout: int = 1200) -> Path:
         except CellExecutionError as exc:
             failed = out_dir / path.name
             nbformat.write(notebook, failed)
-            first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
-            raise RuntimeError(f"notebook {path.name} failed (partial output in {failed}): {first_line}") from exc
+            # ename/evalue are the plain exception name and message (str(exc) carries ANSI colours)
+            raise NotebookError(f"notebook {path.name} failed: {exc.ename}: {exc.evalue} "
+                                f"(executed cells up to the error are in {failed})") from exc
         except Exception as exc:
             kernel_log.seek(0)
-            raise RuntimeError(f"notebook {path.name}: the kernel failed: {exc}\n{kernel_log.read()[-2000:]}") from exc
+            raise NotebookError(f"notebook {path.name}: the kernel failed: {exc}\n{kernel_log.read()[-2000:]}") from exc
     executed = out_dir / path.name
     nbformat.write(notebook, executed)
     html, _ = HTMLExporter().from_notebook_node(notebook)
