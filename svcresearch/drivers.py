@@ -20,7 +20,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from svcresearch._validation import check_dataframe, check_number, check_type
+from svcresearch._validation import check_confidence, check_dataframe, check_number, check_type
 
 MAX_PREDICTORS = 12
 
@@ -105,7 +105,7 @@ def relative_weights(corr: np.ndarray) -> np.ndarray:
 
 
 def key_drivers(data: pd.DataFrame, *, y: str, predictors: Sequence[str], n_boot: int = 1000,
-                ci: float = 0.95, seed: int | None = None, chunk: int = 50) -> pd.DataFrame:
+                confidence: float = 0.95, seed: int | None = None, chunk: int = 50) -> pd.DataFrame:
     """LMG / Shapley decomposition of R² with percentile-bootstrap intervals.
 
     Parameters
@@ -118,7 +118,8 @@ def key_drivers(data: pd.DataFrame, *, y: str, predictors: Sequence[str], n_boot
         At most 12 predictor columns (boolean, numeric or ordered categorical).
     n_boot : int
         Bootstrap resamples of cases (0: no intervals).
-    ci : float
+    confidence : float
+        Coverage of the interval(s), strictly between 0 and 1.
     seed : int, optional
         Seed of ``numpy.random.default_rng`` for the resamples.
     chunk : int
@@ -151,7 +152,7 @@ def key_drivers(data: pd.DataFrame, *, y: str, predictors: Sequence[str], n_boot
         raise ValueError("`predictors` must be distinct columns other than `y`.")
     check_dataframe("data", data, columns=[*predictors, y])
     check_number("n_boot", n_boot, low=0, integer=True)
-    check_number("ci", ci, low=0.5, high=0.999999)
+    check_confidence(confidence)
     check_number("chunk", chunk, low=1, integer=True)
 
     values = _numeric_frame(data, [*predictors, y])
@@ -190,7 +191,7 @@ def key_drivers(data: pd.DataFrame, *, y: str, predictors: Sequence[str], n_boot
                 block[ok] = shapley_from_r2(subset_r2(corr_b[ok]), p)
             boot[done:done + size] = block
             done += size
-        low, high = np.nanquantile(boot, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+        low, high = np.nanquantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
     else:
         low = high = np.full(p, np.nan)
     out = pd.DataFrame({"predictor": predictors, "lmg": lmg, "ci_low": low, "ci_high": high,

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from svcresearch._validation import check_number, check_option, check_type
+from svcresearch._validation import check_confidence, check_number, check_option, check_type
+from svcresearch.models.ordinal import LINKS
 
-LINKS = ("logit", "probit")
 #: Variance of the standard latent error of each link (logistic: pi^2/3; normal: 1).
 LATENT_VARIANCE = {"logit": math.pi**2 / 3.0, "probit": 1.0}
 
@@ -86,16 +86,16 @@ def resolve_term(terms: Sequence[str], name: str, *, parameter: str = "term") ->
                      f"{', '.join(map(repr, terms))}.")
 
 
-def _wald_row(estimate: float, variance: float, ci: float) -> dict:
+def _wald_row(estimate: float, variance: float, confidence: float) -> dict:
     se = math.sqrt(variance) if variance > 0 else float("nan")
     z = estimate / se if se > 0 else float("nan")
     p = 2.0 * stats.norm.sf(abs(z)) if np.isfinite(z) else float("nan")
-    q = stats.norm.isf((1.0 - ci) / 2.0)
+    q = stats.norm.isf((1.0 - confidence) / 2.0)
     return {"estimate": estimate, "std_error": se, "statistic": z, "p_value": p,
             "ci_low": estimate - q * se, "ci_high": estimate + q * se}
 
 
-def contrast(result, weights: Mapping[str, float], *, label: str | None = None, ci: float = 0.95) -> pd.DataFrame:
+def contrast(result, weights: Mapping[str, float], *, label: str | None = None, confidence: float = 0.95) -> pd.DataFrame:
     """Wald test of a linear combination of coefficients, e.g. ``{"apology": 1, "explanation": -1}``.
 
     Parameters
@@ -104,7 +104,8 @@ def contrast(result, weights: Mapping[str, float], *, label: str | None = None, 
     weights : dict term -> weight
     label : str, optional
         Name of the contrast in the ``contrast`` column (default built from the weights).
-    ci : float
+    confidence : float
+        Coverage of the interval(s), strictly between 0 and 1.
 
     Returns
     -------
@@ -120,7 +121,7 @@ def contrast(result, weights: Mapping[str, float], *, label: str | None = None, 
     check_type("weights", weights, Mapping, what="a dict of term -> weight")
     if not weights:
         raise ValueError("`weights` must name at least one term.")
-    check_number("ci", ci, low=0.5, high=0.999999)
+    check_confidence(confidence)
     est, vcov = coefficients(result)
     w = pd.Series(0.0, index=est.index)
     parts = []
@@ -131,12 +132,12 @@ def contrast(result, weights: Mapping[str, float], *, label: str | None = None, 
         parts.append(f"{weight:+g}*{term}")
     value = float(w @ est)
     variance = float(w @ vcov.to_numpy() @ w)
-    row = {"contrast": label or " ".join(parts)} | _wald_row(value, variance, ci)
+    row = {"contrast": label or " ".join(parts)} | _wald_row(value, variance, confidence)
     return pd.DataFrame([row])
 
 
 def simple_slopes(result, *, focal: str, moderator: str, at: Sequence[float] = (0.0, 1.0),
-                  ci: float = 0.95) -> pd.DataFrame:
+                  confidence: float = 0.95) -> pd.DataFrame:
     """Effect of ``focal`` at chosen values of ``moderator`` in a model with their interaction.
 
     Parameters
@@ -148,7 +149,8 @@ def simple_slopes(result, *, focal: str, moderator: str, at: Sequence[float] = (
     at : sequence of float
         Moderator values (0/1 for a binary moderator; e.g. mean ± SD for a continuous one, on the
         scale the moderator entered the model).
-    ci : float
+    confidence : float
+        Coverage of the interval(s), strictly between 0 and 1.
 
     Returns
     -------
@@ -167,7 +169,7 @@ def simple_slopes(result, *, focal: str, moderator: str, at: Sequence[float] = (
     """
     check_type("focal", focal, str)
     check_type("moderator", moderator, str)
-    check_number("ci", ci, low=0.5, high=0.999999)
+    check_confidence(confidence)
     if isinstance(at, (int, float)) and not isinstance(at, bool):
         at = [at]
     values = list(at)
@@ -185,7 +187,7 @@ def simple_slopes(result, *, focal: str, moderator: str, at: Sequence[float] = (
         w[f] = 1.0
         w[fm] = float(value)
         row = {"focal": focal, "moderator": moderator, "moderator_value": float(value)}
-        row |= _wald_row(float(w @ est), float(w @ vcov.to_numpy() @ w), ci)
+        row |= _wald_row(float(w @ est), float(w @ vcov.to_numpy() @ w), confidence)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -215,6 +217,7 @@ def icc(result, *, group: str | None = None, link: str | None = None) -> float:
     ``glmer`` fits. Validated against the formula applied to R ``ordinal::clmm`` and ``lme4::lmer``
     variance estimates, and against the ANOVA ICC of balanced simulated data.
     """
+    check_option("link", link, (None, *LINKS))
     vc = getattr(result, "variance_components", None)
     if not isinstance(vc, pd.DataFrame) or not {"group", "variance"} <= set(vc.columns):
         raise TypeError("`result` must be a mixed model with `.variance_components` "
@@ -239,7 +242,7 @@ def icc(result, *, group: str | None = None, link: str | None = None) -> float:
     return sigma_u / (float(groups["variance"].sum()) + sigma_e)
 
 
-def icc_interval(result, *, link: str | None = None, ci: float = 0.95) -> dict:
+def icc_interval(result, *, link: str | None = None, confidence: float = 0.95) -> pd.DataFrame:
     """Latent-scale ICC of a single random intercept with a Wald interval on the log-SD scale.
 
     Parameters
@@ -249,14 +252,14 @@ def icc_interval(result, *, link: str | None = None, ci: float = 0.95) -> dict:
         :math:`\\log\\sigma_u`, as :func:`svcresearch.models.fit_ordinal` reports it).
     link : {"logit", "probit"}, optional
         Overrides ``result.link``.
-    ci : float
-        Confidence level.
+    confidence : float
+        Coverage of the interval(s), strictly between 0 and 1.
 
     Returns
     -------
-    dict
-        ``estimate, std_error, ci_low, ci_high``: the ICC, its delta-method standard error, and the
-        interval obtained by mapping :math:`\\log\\hat\\sigma_u \\pm z\\,SE` through the ICC
+    pandas.DataFrame
+        One row: ``estimate, std_error, ci_low, ci_high``: the ICC, its delta-method standard
+        error, and the interval obtained by mapping :math:`\\log\\hat\\sigma_u \\pm z\\,SE` through the ICC
         (monotone in :math:`\\sigma_u`, so the interval stays inside (0, 1)).
 
     Notes
@@ -264,7 +267,8 @@ def icc_interval(result, *, link: str | None = None, ci: float = 0.95) -> dict:
     The standard error of :math:`\\log\\sigma_u` matches R ``sqrt(diag(vcov(clmm(...))))["ST1"]``
     (tests/test_models_ordinal.py); the mapping is checked against the ICC formula at the bounds.
     """
-    check_number("ci", ci, low=0.5, high=0.999)
+    check_confidence(confidence)
+    check_option("link", link, (None, *LINKS))
     estimate = icc(result, link=link)
     vc = result.variance_components
     groups = vc.loc[vc["group"].astype(str) != "Residual"]
@@ -275,7 +279,7 @@ def icc_interval(result, *, link: str | None = None, ci: float = 0.95) -> dict:
     check_option("link", link, LINKS)
     sigma_e = LATENT_VARIANCE[link]
     log_sd, log_se = math.log(float(groups["std"].iloc[0])), float(groups["log_std_error"].iloc[0])
-    z = stats.norm.ppf(0.5 + ci / 2)
+    z = stats.norm.ppf(0.5 + confidence / 2)
 
     def at(log_sigma: float) -> float:
         variance = math.exp(2 * log_sigma)
@@ -284,8 +288,8 @@ def icc_interval(result, *, link: str | None = None, ci: float = 0.95) -> dict:
     variance = math.exp(2 * log_sd)
     # d ICC / d log(sigma) = 2 sigma^2 sigma_e / (sigma^2 + sigma_e)^2
     derivative = 2 * variance * sigma_e / (variance + sigma_e) ** 2
-    return {"estimate": estimate, "std_error": derivative * log_se,
-            "ci_low": at(log_sd - z * log_se), "ci_high": at(log_sd + z * log_se)}
+    return pd.DataFrame({"estimate": [estimate], "std_error": [derivative * log_se],
+                         "ci_low": [at(log_sd - z * log_se)], "ci_high": [at(log_sd + z * log_se)]})
 
 
 def lr_test_variance_component(full, reduced, *, df: int = 1) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 Each claim comes from one of the five Finnish customer-service articles in ``sources/`` (columns
 and blog posts). :data:`HYPOTHESES` states each claim in English, the article(s) it comes from,
 the model and subset that test it, and the exact coefficient or contrast with its expected sign.
-:func:`test_hypotheses` fits the models once, computes every estimate, corrects the p values for
+:func:`run_hypotheses` fits the models once, computes every estimate, corrects the p values for
 the whole family with Holm's method and returns ONE tidy table with a verdict per row — and, for
 the simulated default study, the true value and whether the interval covers it.
 
@@ -38,13 +38,18 @@ import pandas as pd
 from scipy import stats
 
 from svcresearch._validation import check_dataframe, check_number, check_option, check_type
+from svcresearch.config import DEFAULT_SEED
 from svcresearch.effects import contrast, icc_interval, lr_test_variance_component
 from svcresearch.multiplicity import holm
+from svcresearch.models.ordinal import LINKS
+from svcresearch.simulate import _model as _study_model
 
-#: Coded binary behaviours of the processed data (``docs/study_layout.md``).
-BINARY_BEHAVIOURS = ("eye_contact", "greeting", "resolved", "empathy", "apology", "explanation",
-                     "acknowledged_wait", "phone_use", "scripted", "upselling", "referral")
-SMILE_LEVELS = ("none", "polite", "genuine")
+#: Coded behaviours of the default study in codebook order (the simulator defines them once).
+BEHAVIOURS = tuple(_study_model.BEHAVIOURS)
+#: Ordered levels of the ``smile`` code.
+SMILE_LEVELS = tuple(_study_model.SMILE_LEVELS)
+#: Coded yes/no behaviours of the processed data (``docs/study_layout.md``): all but ``smile``.
+BINARY_BEHAVIOURS = tuple(b for b in BEHAVIOURS if b != "smile")
 
 #: Terms of the main model, in order (interactions written as products of numeric 0/1 columns).
 MAIN_TERMS = ("eye_contact", "greeting", "smile_polite", "smile_genuine", "resolved", "empathy",
@@ -228,9 +233,12 @@ def analysis_frame(data: pd.DataFrame, *, groups: str | None = "employee") -> pd
     """
     need = [*BINARY_BEHAVIOURS, "smile", "channel", "wait_min", "service_failure",
             "returning_customer", "sat_overall"]
-    if groups is not None:
-        need.append(groups)
     check_dataframe("data", data, columns=need)
+    if groups is not None:
+        check_type("groups", groups, str, what="a column name or None")
+        if groups not in data.columns:
+            raise ValueError(f"`groups` must name a column of `data`; got {groups!r}, which is not one "
+                             f"of {', '.join(map(repr, data.columns))}.")
     out = pd.DataFrame(index=data.index)
     for name in BINARY_BEHAVIOURS:
         values = _binary(data, name)
@@ -304,24 +312,77 @@ def load_ground_truth(ground_truth) -> dict | None:
     return dict(ground_truth)
 
 
-def _true_values(gt: dict | None) -> dict[str, float]:
+#: Model terms of :data:`MAIN_TERMS` whose true value is stored under another name in the
+#: simulator's ground truth: the smile dummies are the TOTAL effects vs no smile (the main model has
+#: no felt_valued), the channel effect is a latent-model parameter without a hypothesis.
+_TRUTH_ALIASES = {"smile_polite": ("effects", "smile[polite]"),
+                  "smile_genuine": ("effects", "smile[genuine]"),
+                  "channel_phone": ("beta", "channel[phone]")}
+
+
+def true_values(ground_truth) -> dict[str, float]:
+    """True values of the simulated study, keyed by hypothesis term AND main-model term.
+
+    Parameters
+    ----------
+    ground_truth : dict, path or None
+        The simulator's ``ground_truth.json`` (parsed or its path); None gives ``{}``.
+
+    Returns
+    -------
+    dict str -> float
+        Every ``effects[].term`` of the ground truth (``"smile[genuine] - smile[polite]"``,
+        ``"icc_employee"``, ...), plus the names the fitted main model uses for terms stored
+        under another name (``smile_polite``, ``smile_genuine``, ``channel_phone``), so that
+        ``true_values(gt).get(term)`` works for the rows of ``model.params`` and of
+        :func:`run_hypotheses` alike.
+
+    Notes
+    -----
+    ``icc_employee`` is our H10 estimand, not the simulator's conditional one: an employee
+    intercept nested in service points carries both variances, so it is
+    (var_employee + var_service_point) / (that + pi^2/3). Tested against the simulator's
+    parameters (tests/test_hypotheses.py).
+    """
+    gt = load_ground_truth(ground_truth)
     if gt is None:
         return {}
     truth = {str(e["term"]): float(e["true_value"]) for e in gt["effects"] if "term" in e}
-    # Our H10 estimand: an employee intercept nested in service points carries both variances.
+    beta = gt.get("parameters", {}).get("latent", {}).get("beta", {})
+    for term, (where, name) in _TRUTH_ALIASES.items():
+        value = truth.get(name) if where == "effects" else beta.get(name)
+        if value is not None and term not in truth:
+            truth[term] = float(value)
     if {"var_employee", "var_service_point"} <= truth.keys():
         v = truth["var_employee"] + truth["var_service_point"]
         truth["icc_employee"] = v / (v + math.pi**2 / 3)
     return truth
 
 
+def results_note(table: pd.DataFrame, *, groups: str | None = "employee", link: str = "logit",
+                 alpha: float = ALPHA) -> str:
+    """Table note for :func:`run_hypotheses` results: model, intervals, Holm family, verdict rule.
+
+    Pass the same ``groups``, ``link`` and ``alpha`` as to :func:`run_hypotheses`.
+    """
+    check_dataframe("table", table)
+    check_option("link", link, LINKS)
+    check_number("alpha", alpha, low=1e-6, high=0.5)
+    return (
+        f"Estimates on the latent {link} scale of a cumulative-{link} model of overall satisfaction "
+        f"(1-5){' with a random intercept per ' + groups if groups else ''}; "
+        f"{int(round((1 - alpha) * 100))}% Wald intervals (H10: Wald on the log-SD scale; H11: Monte "
+        f"Carlo). p_holm: Holm correction over the {len(table)} rows. {VERDICT_RULE}"
+    )
+
+
 # ----------------------------------------------------------------------------------------------
 # The test of all hypotheses
 # ----------------------------------------------------------------------------------------------
-def test_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None = "employee",
-                    link: str = "logit", nagq: int = 1, alpha: float = ALPHA,
-                    hypotheses: Sequence[str] | None = None, n_draws: int = 100_000,
-                    seed: int = 20261122) -> pd.DataFrame:
+def run_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None = "employee",
+                   link: str = "logit", nagq: int = 1, alpha: float = ALPHA,
+                   hypotheses: Sequence[str] | None = None, n_draws: int = 100_000,
+                   seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """Test the practice claims H1–H12 and return one tidy table with Holm-adjusted verdicts.
 
     Parameters
@@ -351,8 +412,9 @@ def test_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None
     pandas.DataFrame
         One row per tested term: ``hypothesis, claim, term, expected, estimate, std_error,
         ci_low, ci_high, p_value, p_holm, verdict, n, subset, definition`` (+ ``true_value,
-        ci_covers_truth`` with ground truth). ``attrs["note"]`` names the verdict rule and
-        ``attrs["models"]`` holds the fitted models.
+        ci_covers_truth`` with ground truth). The table note (model, intervals, verdict rule)
+        comes from :func:`results_note`; ``attrs["note"]`` and ``attrs["models"]`` (the fitted
+        models) are a convenience only: pandas operations may drop them.
 
     Notes
     -----
@@ -360,8 +422,8 @@ def test_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None
     latent variance). Coefficients and contrasts are Wald tests from ``.params``/``.vcov``
     (:func:`svcresearch.effects.contrast`). H10's p value is the likelihood-ratio test of the
     employee variance against the model without it, with the boundary-corrected 50:50 mixture
-    (:func:`svcresearch.effects.lr_test_variance_component`); its interval is not available from
-    the fitted model and is left empty. H11's indirect effect a·b has a Monte Carlo interval
+    (:func:`svcresearch.effects.lr_test_variance_component`); its interval maps the Wald interval
+    of the log-SD (:func:`svcresearch.effects.icc_interval`). H11's indirect effect a·b has a Monte Carlo interval
     (Preacher & Selig 2012; a and b treated as independent, as they come from separate models)
     and a Sobel (delta-method) p value. Validated on simulated studies with known truth
     (tests/test_hypotheses.py): deterministic verdicts, the truly-null H12 not supported, large
@@ -370,13 +432,11 @@ def test_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None
     from svcresearch.models import fit_ordinal
 
     check_dataframe("data", data)
-    check_option("link", link, ("logit", "probit"))
+    check_option("link", link, LINKS)
     check_number("nagq", nagq, low=1, high=100, integer=True)
     check_number("alpha", alpha, low=1e-6, high=0.5)
     check_number("n_draws", n_draws, low=1000, integer=True)
     check_number("seed", seed, integer=True)
-    if groups is not None:
-        check_type("groups", groups, str, what="a column name or None")
     known = [h.id for h in HYPOTHESES]
     if hypotheses is None:
         selected = list(HYPOTHESES)
@@ -387,8 +447,8 @@ def test_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None
             check_option("hypotheses", h, known)
         selected = [h for h in HYPOTHESES if h.id in set(hypotheses)]
     gt = load_ground_truth(ground_truth)
-    truth = _true_values(gt)
-    level = 1.0 - alpha
+    truth = true_values(gt)
+    confidence = 1.0 - alpha
 
     frame = analysis_frame(data, groups=groups)
     models: dict[str, object] = {}
@@ -400,7 +460,7 @@ def test_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None
                 sub = sub.dropna(subset=list(extra))
             formula = model_formula(sub, extra=extra)
             models[key] = fit_ordinal(sub, formula, groups=groups if with_groups else None, link=link,
-                                      nagq=nagq, level=level)
+                                      nagq=nagq, confidence=confidence)
         return models[key]
 
     rows = []
@@ -410,7 +470,7 @@ def test_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None
                    "expected": "> 0" if t.expected > 0 else "< 0"}
             if t.kind == "coefficient":
                 res = fit(f"main:{h.subset}", h.subset)
-                c = contrast(res, dict(t.weights), label=t.term, ci=level).iloc[0]
+                c = contrast(res, dict(t.weights), label=t.term, confidence=confidence).iloc[0]
                 row |= {"estimate": c["estimate"], "std_error": c["std_error"], "ci_low": c["ci_low"],
                         "ci_high": c["ci_high"], "p_value": c["p_value"], "n": res.nobs}
             elif t.kind == "icc":
@@ -421,7 +481,8 @@ def test_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None
                     full = fit(f"main:{h.subset}", h.subset)
                     reduced = fit(f"fixed:{h.subset}", h.subset, with_groups=False)
                     lr = lr_test_variance_component(full, reduced).iloc[0]
-                    row |= icc_interval(full, link=link, ci=level) | {"p_value": lr["p_value"], "n": full.nobs}
+                    interval = icc_interval(full, link=link, confidence=confidence).iloc[0]
+                    row |= interval.to_dict() | {"p_value": lr["p_value"], "n": full.nobs}
             else:  # indirect effect of a genuine smile through felt_valued
                 if "felt_valued" not in frame.columns:
                     raise ValueError("`data` needs a 'felt_valued' column to test H11 (mediation).")
@@ -467,14 +528,6 @@ def test_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None
         table.loc[~known_ci, "ci_covers_truth"] = pd.NA
         columns += ["true_value", "ci_covers_truth"]
     table = table[columns]
-    table.attrs["note"] = (
-        f"Estimates on the latent logit scale of a cumulative-logit model of overall satisfaction "
-        f"(1-5){' with a random intercept per ' + groups if groups else ''}; "
-        f"{int(round(level * 100))}% Wald intervals (H11: Monte Carlo). p_holm: Holm correction over "
-        f"the {len(table)} rows. {VERDICT_RULE}"
-    )
+    table.attrs["note"] = results_note(table, groups=groups, link=link, alpha=alpha)
     table.attrs["models"] = models
     return table
-
-
-test_hypotheses.__test__ = False  # a library function, not a pytest test, despite its name

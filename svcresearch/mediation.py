@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from svcresearch._validation import check_dataframe, check_number, check_option, check_type
+from svcresearch._validation import check_confidence, check_dataframe, check_number, check_option, check_type
 
 CI_METHODS = ("percentile", "bias_corrected")
 
@@ -40,7 +40,7 @@ def _ols(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mediation(data: pd.DataFrame, *, x: str, m: str, y: str, covariates: Sequence[str] = (),
-              n_boot: int = 5000, ci: float = 0.95, seed: int | None = None,
+              n_boot: int = 5000, confidence: float = 0.95, seed: int | None = None,
               ci_method: str = "percentile", chunk: int = 250) -> pd.DataFrame:
     """Indirect effect of ``x`` on ``y`` through ``m`` with linear paths and a bootstrap CI.
 
@@ -55,8 +55,8 @@ def mediation(data: pd.DataFrame, *, x: str, m: str, y: str, covariates: Sequenc
         Entered in both regressions.
     n_boot : int
         Bootstrap resamples (cases resampled with replacement).
-    ci : float
-        Confidence level.
+    confidence : float
+        Coverage of the interval(s), strictly between 0 and 1.
     seed : int, optional
         Seed of ``numpy.random.RandomState`` (the legacy generator pingouin uses, so the same seed
         gives the same resamples as ``pingouin.mediation_analysis``).
@@ -93,7 +93,7 @@ def mediation(data: pd.DataFrame, *, x: str, m: str, y: str, covariates: Sequenc
         raise ValueError(f"`x`, `m`, `y` and `covariates` must be distinct columns; got {cols!r}.")
     check_dataframe("data", data, columns=cols)
     check_number("n_boot", n_boot, low=0, integer=True)
-    check_number("ci", ci, low=0.5, high=0.999999)
+    check_confidence(confidence)
     check_number("chunk", chunk, low=1, integer=True)
     check_option("ci_method", ci_method, CI_METHODS)
 
@@ -117,7 +117,7 @@ def mediation(data: pd.DataFrame, *, x: str, m: str, y: str, covariates: Sequenc
 
     def t_row(est, se, df):
         t = est / se
-        q = stats.t.isf((1 - ci) / 2, df)
+        q = stats.t.isf((1 - confidence) / 2, df)
         return {"estimate": est, "std_error": se, "p_value": 2 * stats.t.sf(abs(t), df),
                 "ci_low": est - q * se, "ci_high": est + q * se, "n": n}
 
@@ -147,7 +147,7 @@ def mediation(data: pd.DataFrame, *, x: str, m: str, y: str, covariates: Sequenc
             b_hat = np.linalg.solve(G[:, ib][:, :, ib], G[:, ib, q - 1][..., None])[:, 2, 0]
             boot[done:done + size] = a_hat * b_hat
             done += size
-        alpha = 1 - ci
+        alpha = 1 - confidence
         if ci_method == "percentile":
             low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
         else:

@@ -23,7 +23,8 @@ bootstrap needs no Python loop per resample.
 
 Conventions (one vocabulary for the package): ``weights`` in {None, "unweighted", "linear",
 "quadratic"} for kappa-type coefficients, ``level`` in {"nominal", "ordinal", "interval",
-"ratio"} for Krippendorff's alpha, ``ci`` in {"analytic", "bootstrap"}.
+"ratio"} for Krippendorff's alpha, ``ci_method`` in {"analytic", "bootstrap"} for
+the interval and ``confidence`` for its coverage.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from svcresearch._validation import InputError, check_dataframe, check_number, check_option, check_type
+from svcresearch._validation import InputError, check_confidence, check_dataframe, check_number, check_option, check_type
 from svcresearch.config import DEFAULT_SEED
 
 __all__ = [
@@ -664,7 +665,7 @@ def _analytic_se(R: _Ratings, method: str, *, weights: str | None, estimate: flo
     linearisation for the multi-rater coefficients (finite-population correction f = 0)."""
     if method == "krippendorff_alpha":
         raise ValueError("krippendorff_alpha has no analytic standard error (Krippendorff recommends "
-                         "the bootstrap); use ci='bootstrap'.")
+                         "the bootstrap); use ci_method='bootstrap'.")
     if not np.isfinite(estimate):
         return float("nan")
     W = _agreement_weights(R, weights)
@@ -720,7 +721,7 @@ def _analytic_se(R: _Ratings, method: str, *, weights: str | None, estimate: flo
 # ----------------------------------------------------------------------------------------------
 def _check_ci_args(n_boot: int, confidence: float) -> None:
     check_number("n_boot", n_boot, low=1, integer=True)
-    check_number("confidence", confidence, low=0.5, high=0.999999)
+    check_confidence(confidence)
 
 
 def bootstrap_estimates(data: pd.DataFrame, *, unit: str, rater: str, value: str,
@@ -786,7 +787,7 @@ def _percentile_ci(reps: np.ndarray, confidence: float) -> tuple[float, float, i
 
 def agreement_ci(data: pd.DataFrame, *, unit: str, rater: str, value: str, method: str,
                  weights: str | None = None, level: str = "nominal", categories: Sequence | None = None,
-                 ci: str = "bootstrap", n_boot: int = 2000, seed: Any = DEFAULT_SEED,
+                 ci_method: str = "bootstrap", n_boot: int = 2000, seed: Any = DEFAULT_SEED,
                  confidence: float = 0.95) -> pd.DataFrame:
     """One coefficient with its standard error and confidence interval.
 
@@ -800,7 +801,7 @@ def agreement_ci(data: pd.DataFrame, *, unit: str, rater: str, value: str, metho
         One of :data:`METHODS`.
     weights, level, categories
         As in the scalar functions.
-    ci : {"bootstrap", "analytic"}
+    ci_method : {"bootstrap", "analytic"}
         Percentile bootstrap over units (all methods) or the large-sample interval estimate
         +/- z * SE (not for Krippendorff's alpha).
     n_boot, seed
@@ -826,13 +827,13 @@ def agreement_ci(data: pd.DataFrame, *, unit: str, rater: str, value: str, metho
     checked against the bootstrap SD on large samples.
     """
     check_option("method", method, METHODS)
-    check_option("ci", ci, CI_METHODS)
+    check_option("ci_method", ci_method, CI_METHODS)
     _check_ci_args(n_boot, confidence)
     R = _prepare(data, unit=unit, rater=rater, value=value, categories=categories)
     w = (weights or "quadratic") if method == "gwet_ac2" else weights
     spec = _spec(R, method, weights=w, level=level)
     est = _warn_undefined(_point(spec, R), method, R)
-    if ci == "analytic":
+    if ci_method == "analytic":
         se = _analytic_se(R, method, weights=w, estimate=est)
         z = stats.norm.ppf(0.5 + confidence / 2)
         lo, hi, valid = est - z * se, min(1.0, est + z * se), 0
@@ -847,9 +848,9 @@ def agreement_ci(data: pd.DataFrame, *, unit: str, rater: str, value: str, metho
     return pd.DataFrame([{
         "method": method, "weights": w if method != "krippendorff_alpha" else None,
         "level": level if method == "krippendorff_alpha" else None,
-        "estimate": est, "std_error": se, "ci_low": lo, "ci_high": hi, "ci_method": ci,
+        "estimate": est, "std_error": se, "ci_low": lo, "ci_high": hi, "ci_method": ci_method,
         "confidence": confidence, "n_units": R.n_units, "n_raters": len(R.raters),
-        "n_judgements": len(R.cat_codes), "n_boot_valid": valid if ci == "bootstrap" else pd.NA,
+        "n_judgements": len(R.cat_codes), "n_boot_valid": valid if ci_method == "bootstrap" else pd.NA,
     }])
 
 
@@ -901,7 +902,7 @@ def _infer_level(frame: pd.DataFrame, value: str) -> str:
 def reliability_table(data: pd.DataFrame, *, unit: str, rater: str, value: str, behaviour: str,
                       levels: Mapping[str, str] | None = None, n_boot: int = 2000,
                       seed: Any = DEFAULT_SEED, confidence: float = 0.95,
-                      ci: str = "bootstrap") -> pd.DataFrame:
+                      ci_method: str = "bootstrap") -> pd.DataFrame:
     """Agreement, kappa, alpha and AC1 with confidence intervals, one row per behaviour.
 
     Parameters
@@ -917,7 +918,7 @@ def reliability_table(data: pd.DataFrame, *, unit: str, rater: str, value: str, 
         nominal.
     n_boot, seed, confidence
         Percentile bootstrap over units; each behaviour gets its own child of ``seed``.
-    ci : {"bootstrap", "analytic"}
+    ci_method : {"bootstrap", "analytic"}
         "analytic" uses the large-sample SEs and leaves alpha's CI empty.
 
     Returns
@@ -939,7 +940,7 @@ def reliability_table(data: pd.DataFrame, *, unit: str, rater: str, value: str, 
     """
     check_type("behaviour", behaviour, str, what="a column name (str)")
     check_dataframe("data", data, columns=[unit, rater, value, behaviour])
-    check_option("ci", ci, CI_METHODS)
+    check_option("ci_method", ci_method, CI_METHODS)
     _check_ci_args(n_boot, confidence)
     if levels is not None:
         check_type("levels", levels, Mapping, what="a mapping behaviour -> level")
@@ -977,7 +978,7 @@ def reliability_table(data: pd.DataFrame, *, unit: str, rater: str, value: str, 
             warnings.simplefilter("ignore", ReliabilityWarning)
             specs = [_spec(R, m, level=level) for m in methods]
             ests = [_point(sp, R) for sp in specs]
-        if ci == "bootstrap":
+        if ci_method == "bootstrap":
             reps = _bootstrap(specs, R.n_units, n_boot=n_boot, seed=child)
             cis = [_percentile_ci(rp, confidence)[:2] for rp in reps]
         else:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from svcresearch._validation import check_dataframe, check_number, check_option, check_type
+from svcresearch._validation import check_confidence, check_dataframe, check_number, check_option, check_type
 
 NAN_POLICIES = ("listwise", "pairwise")
 
@@ -59,7 +59,7 @@ def _covariance(items: pd.DataFrame, nan_policy: str) -> tuple[np.ndarray, int]:
 
 
 def cronbach_alpha(data: pd.DataFrame, *, items: Sequence[str], nan_policy: str = "listwise",
-                   ci: float = 0.95) -> pd.DataFrame:
+                   confidence: float = 0.95) -> pd.DataFrame:
     """Cronbach's alpha with Feldt's confidence interval.
 
     Parameters
@@ -71,8 +71,8 @@ def cronbach_alpha(data: pd.DataFrame, *, items: Sequence[str], nan_policy: str 
     nan_policy : {"listwise", "pairwise"}
         ``"listwise"`` uses respondents with every item; ``"pairwise"`` uses every available pair for
         each covariance (as ``psych::alpha(use="pairwise")``).
-    ci : float
-        Confidence level of the interval.
+    confidence : float
+        Coverage of the interval(s), strictly between 0 and 1.
 
     Returns
     -------
@@ -91,7 +91,7 @@ def cronbach_alpha(data: pd.DataFrame, *, items: Sequence[str], nan_policy: str 
     the reliability of the sum for essentially tau-equivalent items.
     """
     check_option("nan_policy", nan_policy, NAN_POLICIES)
-    check_number("ci", ci, low=0.5, high=0.999999)
+    check_confidence(confidence)
     frame = _item_frame(data, items)
     cov, n = _covariance(frame, nan_policy)
     k = cov.shape[0]
@@ -101,8 +101,8 @@ def cronbach_alpha(data: pd.DataFrame, *, items: Sequence[str], nan_policy: str 
     alpha = k / (k - 1) * (1.0 - np.trace(cov) / total)
     df1 = n - 1
     df2 = df1 * (k - 1)
-    low = 1.0 - (1.0 - alpha) * stats.f.isf((1.0 - ci) / 2.0, df1, df2)
-    high = 1.0 - (1.0 - alpha) * stats.f.isf((1.0 + ci) / 2.0, df1, df2)
+    low = 1.0 - (1.0 - alpha) * stats.f.isf((1.0 - confidence) / 2.0, df1, df2)
+    high = 1.0 - (1.0 - alpha) * stats.f.isf((1.0 + confidence) / 2.0, df1, df2)
     return pd.DataFrame({"statistic": ["cronbach_alpha"], "estimate": [float(alpha)],
                          "ci_low": [float(low)], "ci_high": [float(high)], "n": [n], "n_items": [k]})
 
@@ -164,7 +164,7 @@ def one_factor_ml(cov: np.ndarray, *, tol: float = 1e-15, max_iter: int = 2000) 
 
 
 def mcdonald_omega(data: pd.DataFrame, *, items: Sequence[str], nan_policy: str = "listwise",
-                   standardized: bool = False, n_boot: int = 0, ci: float = 0.95,
+                   standardized: bool = False, n_boot: int = 0, confidence: float = 0.95,
                    seed: int | None = None) -> pd.DataFrame:
     """McDonald's omega total from a one-factor maximum-likelihood model.
 
@@ -181,8 +181,8 @@ def mcdonald_omega(data: pd.DataFrame, *, items: Sequence[str], nan_policy: str 
     n_boot : int
         Percentile-bootstrap resamples for the interval (respondents resampled; listwise data);
         0 gives no interval (NaN).
-    ci : float
-        Confidence level.
+    confidence : float
+        Coverage of the interval(s), strictly between 0 and 1.
     seed : int, optional
         Seed of the bootstrap.
 
@@ -203,7 +203,7 @@ def mcdonald_omega(data: pd.DataFrame, *, items: Sequence[str], nan_policy: str 
     check_option("nan_policy", nan_policy, NAN_POLICIES)
     check_type("standardized", standardized, bool)
     check_number("n_boot", n_boot, low=0, integer=True)
-    check_number("ci", ci, low=0.5, high=0.999999)
+    check_confidence(confidence)
     frame = _item_frame(data, items)
     cov, n = _covariance(frame, nan_policy)
 
@@ -224,7 +224,7 @@ def mcdonald_omega(data: pd.DataFrame, *, items: Sequence[str], nan_policy: str 
         for b in range(n_boot):
             sample = complete[rng.integers(0, len(complete), len(complete))]
             draws[b] = omega_of(np.cov(sample, rowvar=False))
-        low, high = np.quantile(draws, [(1 - ci) / 2, (1 + ci) / 2])
+        low, high = np.quantile(draws, [(1 - confidence) / 2, (1 + confidence) / 2])
     return pd.DataFrame({"statistic": ["mcdonald_omega"], "estimate": [float(estimate)],
                          "ci_low": [float(low)], "ci_high": [float(high)], "n": [n],
                          "n_items": [cov.shape[0]]})

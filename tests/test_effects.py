@@ -122,6 +122,9 @@ def test_icc_latent_and_linear_by_hand():
         icc(_vc([["employee", 0.3, 0.5]], link=None))
     with pytest.raises(TypeError, match="variance_components"):
         icc(SimpleNamespace(variance_components=None))
+    # the link is checked even where a linear model's residual makes it irrelevant
+    with pytest.raises(ValueError, match="`link` must be one of None, 'logit', 'probit'; got 'cloglog2'"):
+        icc(_vc([["employee", 2.0, 1.41], ["Residual", 6.0, 2.45]]), link="cloglog2")
 
 
 def test_icc_from_linear_mixed_model_matches_anova_icc():
@@ -168,7 +171,9 @@ def test_icc_interval_on_wine_clmm():
     """ICC interval from R's SE of log(sigma): clmm(rating ~ temp + contact + (1|judge), wine)."""
     wine = pd.read_csv(Path(__file__).parent / "data" / "wine.csv")
     res = fit_ordinal(wine, "rating ~ temp + contact", groups="judge")
-    out = icc_interval(res)
+    table = icc_interval(res)
+    assert table.columns.tolist() == ["estimate", "std_error", "ci_low", "ci_high"] and len(table) == 1
+    out = table.iloc[0]
     # R 4.2 ordinal: VarCorr variance 1.279461, sqrt(diag(vcov(fit)))["ST1"] = 0.35255082
     sigma2, log_se, c = 1.279461, 0.35255082, np.pi ** 2 / 3
     z = st.norm.ppf(0.975)
@@ -179,3 +184,27 @@ def test_icc_interval_on_wine_clmm():
     assert out["ci_high"] == pytest.approx(high_var / (high_var + c), abs=1e-3)
     assert 0 < out["ci_low"] < out["estimate"] < out["ci_high"] < 1
     assert out["std_error"] > 0
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.1, float("nan")])
+def test_confidence_must_be_strictly_between_0_and_1(bad):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"r": rng.integers(0, 2, 200), "e": rng.integers(0, 2, 200)})
+    df["y"] = df["r"] + df["e"] + rng.normal(size=200)
+    fit = smf.ols("y ~ r * e", df).fit()
+    message = "`confidence` must be strictly between 0 and 1"
+    with pytest.raises(ValueError, match=message):
+        contrast(fit, {"r": 1}, confidence=bad)
+    with pytest.raises(ValueError, match=message):
+        simple_slopes(fit, focal="r", moderator="e", confidence=bad)
+
+
+def test_confidence_sets_the_coverage():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"r": rng.integers(0, 2, 200), "e": rng.integers(0, 2, 200)})
+    df["y"] = df["r"] + df["e"] + rng.normal(size=200)
+    fit = smf.ols("y ~ r * e", df).fit()
+    row = contrast(fit, {"r": 1}, confidence=0.9).iloc[0]
+    # statsmodels conf_int(alpha=0.10) on the same normal reference (use_t=False)
+    ref = fit.t_test("r = 0", use_t=False).conf_int(alpha=0.10)[0]
+    assert row["ci_low"] == pytest.approx(ref[0], rel=1e-10) and row["ci_high"] == pytest.approx(ref[1], rel=1e-10)

@@ -61,7 +61,7 @@ def truth():
 
 @pytest.fixture(scope="module")
 def table(study, truth):
-    return hyp.test_hypotheses(study, ground_truth=truth)
+    return hyp.run_hypotheses(study, ground_truth=truth)
 
 
 def test_registry_covers_h1_to_h12_with_sources():
@@ -82,7 +82,10 @@ def test_table_shape_and_verdict_rule(table):
                                       "definition", "true_value", "ci_covers_truth"]
     assert len(table) == len(hyp.registry())
     assert set(table["verdict"]) <= set(hyp.VERDICTS)
-    assert "Holm" in table.attrs["note"] and "supported" in table.attrs["note"]
+    note = hyp.results_note(table)
+    assert "Holm" in note and "supported" in note and f"over the {len(table)} rows" in note
+    assert "95% Wald intervals" in note and "random intercept per employee" in note
+    assert "90% Wald" in hyp.results_note(table, alpha=0.10, groups=None)
     # verdict rule re-derived from the columns
     for _, r in table.iterrows():
         sig = r.p_holm < 0.05
@@ -113,7 +116,7 @@ def test_truth_recovery(table):
 
 
 def test_deterministic_and_subset_selection(study, truth, table):
-    again = hyp.test_hypotheses(study, ground_truth=truth, hypotheses=["H6", "H11"])
+    again = hyp.run_hypotheses(study, ground_truth=truth, hypotheses=["H6", "H11"])
     sub = table.set_index("term").loc[again["term"]]
     np.testing.assert_allclose(again["estimate"].to_numpy(), sub["estimate"].to_numpy(), rtol=1e-12)
     np.testing.assert_allclose(again["ci_low"].to_numpy(), sub["ci_low"].to_numpy(), rtol=1e-12)
@@ -138,11 +141,61 @@ def test_analysis_frame_codes_not_applicable_as_zero(study):
 
 def test_errors(study):
     with pytest.raises(ValueError, match="`hypotheses` must be one of"):
-        hyp.test_hypotheses(study, hypotheses=["H13"])
+        hyp.run_hypotheses(study, hypotheses=["H13"])
     with pytest.raises(ValueError, match="missing column"):
-        hyp.test_hypotheses(study.drop(columns=["smile"]))
+        hyp.run_hypotheses(study.drop(columns=["smile"]))
     with pytest.raises(ValueError, match="'effects'"):
-        hyp.test_hypotheses(study, ground_truth={"seed": 1}, hypotheses=["H2"])
+        hyp.run_hypotheses(study, ground_truth={"seed": 1}, hypotheses=["H2"])
+    with pytest.raises(ValueError, match="`groups` must name a column of `data`; got 'nope'"):
+        hyp.run_hypotheses(study, groups="nope", hypotheses=["H2"])
+    with pytest.raises(TypeError, match="`groups` must be a column name or None"):
+        hyp.analysis_frame(study, groups=3)
+    with pytest.raises(ValueError, match="`link` must be one of 'logit', 'probit'"):
+        hyp.results_note(study.head(), link="cloglog")
     bad = study.assign(channel=study["channel"].astype(str).replace({"phone": "telefon"}))
     with pytest.raises(ValueError, match="column 'channel'"):
         hyp.analysis_frame(bad)
+
+
+def test_no_public_name_looks_like_a_pytest_test():
+    # pytest collects module-level callables named test_* from anything imported into a test file
+    assert not [name for name in vars(hyp) if name.startswith("test")]
+
+
+def test_vocabulary_is_the_simulators():
+    from svcresearch.simulate import _model
+
+    assert list(hyp.SMILE_LEVELS) == _model.SMILE_LEVELS
+    assert list(hyp.BEHAVIOURS) == _model.BEHAVIOURS
+    assert set(hyp.BINARY_BEHAVIOURS) == set(_model.BEHAVIOURS) - {"smile"}
+
+
+def test_true_values_names_model_terms():
+    params = merge_parameters(None)
+    gt = {"effects": true_effects(params), "parameters": {"latent": {"beta": {"channel[phone]": 0.5}}}}
+    truth = hyp.true_values(gt)
+    by_term = {e["term"]: e["true_value"] for e in gt["effects"]}
+    # main-model names of the smile dummies carry the TOTAL effects (no felt_valued in the model)
+    assert truth["smile_polite"] == by_term["smile[polite]"] and truth["smile_genuine"] == by_term["smile[genuine]"]
+    assert truth["smile[genuine] - smile[polite]"] == by_term["smile[genuine] - smile[polite]"]
+    assert truth["channel_phone"] == 0.5
+    # H10 estimand: employee + nested service-point variance on the latent logistic scale
+    v = by_term["var_employee"] + by_term["var_service_point"]
+    assert truth["icc_employee"] == pytest.approx(v / (v + np.pi ** 2 / 3), rel=1e-12)
+    # every coefficient of the main model that has a truth in the study is found by its model name
+    assert {"eye_contact", "resolved:empathy", "wait_min:acknowledged_wait", "referral"} <= truth.keys()
+    assert hyp.true_values(None) == {}
+    assert "channel_phone" not in hyp.true_values({"effects": gt["effects"]})
+    with pytest.raises(ValueError, match="'effects'"):
+        hyp.true_values({"seed": 1})
+
+
+def test_true_values_reads_the_shipped_ground_truth():
+    path = Path(__file__).resolve().parents[1] / "data" / "raw" / "ground_truth.json"
+    if not path.exists():
+        pytest.skip("no data/raw/ground_truth.json")
+    truth = hyp.true_values(path)
+    import json
+
+    gt = json.loads(path.read_text(encoding="utf-8"))
+    assert truth["channel_phone"] == gt["parameters"]["latent"]["beta"]["channel[phone]"]

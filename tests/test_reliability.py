@@ -206,7 +206,7 @@ def test_cohen_kappa_wikipedia_example():
 ])
 def test_cohen_kappa_sas_example(weights, kappa, ase):
     df = long_from_table(SAS_TABLE)
-    res = rl.agreement_ci(df, method="cohen_kappa", weights=weights, ci="analytic", **K).iloc[0]
+    res = rl.agreement_ci(df, method="cohen_kappa", weights=weights, ci_method="analytic", **K).iloc[0]
     assert round(res["estimate"], 4) == kappa[0]
     assert round(res["std_error"], 4) == ase
     assert round(res["ci_low"], 4) == kappa[1]
@@ -220,7 +220,7 @@ def test_cohen_kappa_matches_statsmodels(seed, weights):
     table = rng.integers(0, 10, size=(4, 4)) + 6 * np.eye(4, dtype=int)
     df = long_from_table(table)
     ref = cohens_kappa(table, wt=weights)    # statsmodels: kappa and FCE (1969) std_kappa
-    res = rl.agreement_ci(df, method="cohen_kappa", weights=weights, ci="analytic", **K).iloc[0]
+    res = rl.agreement_ci(df, method="cohen_kappa", weights=weights, ci_method="analytic", **K).iloc[0]
     assert res["estimate"] == pytest.approx(ref.kappa, abs=1e-12)
     assert res["std_error"] == pytest.approx(ref.std_kappa, abs=1e-12)
     assert rl.cohen_kappa(df, weights=weights, **K) == pytest.approx(ref.kappa, abs=1e-12)
@@ -253,7 +253,7 @@ def test_irrcac_documented_results_for_krippendorff_example():
     df = long_from_wide(KRIPP)
     for method, coeff, se in [("gwet_ac1", 0.77544, 0.14295), ("fleiss_kappa", 0.76117, 0.15302),
                               ("brennan_prediger", 0.77273, 0.14472)]:
-        res = rl.agreement_ci(df, method=method, ci="analytic", **K).iloc[0]
+        res = rl.agreement_ci(df, method=method, ci_method="analytic", **K).iloc[0]
         assert round(res["estimate"], 5) == coeff, method
         assert round(res["std_error"], 5) == se, method
     assert round(rl.percent_agreement(df, **K), 7) == 0.8181818
@@ -284,7 +284,7 @@ def test_gwet_ac1_two_raters_matches_gwet_2008(table):
     # irrCAC, Gwet's paper 1/n^2, so var_ours * (n-1)/n equals the paper's formula.
     df = long_from_table(table)
     g, var = loop_ac1_two_raters(table)
-    res = rl.agreement_ci(df, method="gwet_ac1", ci="analytic", **K).iloc[0]
+    res = rl.agreement_ci(df, method="gwet_ac1", ci_method="analytic", **K).iloc[0]
     n = table.sum()
     assert res["estimate"] == pytest.approx(g, abs=1e-12)
     assert res["std_error"] ** 2 * (n - 1) / n == pytest.approx(var, rel=1e-10)
@@ -343,7 +343,7 @@ def test_bootstrap_is_seeded_and_agrees_with_analytic_se():
     for m, w in [("cohen_kappa", None), ("cohen_kappa", "quadratic"), ("gwet_ac1", None),
                  ("gwet_ac2", "quadratic"), ("gwet_ac2", "linear"), ("fleiss_kappa", None),
                  ("brennan_prediger", None), ("percent_agreement", None)]:
-        se = rl.agreement_ci(df, method=m, weights=w, ci="analytic", **K)["std_error"].iloc[0]
+        se = rl.agreement_ci(df, method=m, weights=w, ci_method="analytic", **K)["std_error"].iloc[0]
         boot = a[m] if m in a and w is None else \
             rl.bootstrap_estimates(df, methods=[m], weights=w, n_boot=400, seed=9, **K)[m]
         assert boot.std(ddof=1) == pytest.approx(se, rel=0.15), (m, w)
@@ -384,7 +384,7 @@ def test_reliability_table_rows_columns_levels():
 
 def test_reliability_table_analytic_ci_and_bad_level():
     a = rl.simulate_ratings(200, seed=1).assign(behaviour="greeting")
-    tab = rl.reliability_table(a, behaviour="behaviour", ci="analytic", **K)
+    tab = rl.reliability_table(a, behaviour="behaviour", ci_method="analytic", **K)
     assert np.isnan(tab.loc[0, "alpha_ci_low"]) and np.isfinite(tab.loc[0, "kappa_ci_low"])
     with pytest.raises(ValueError, match="levels"):
         rl.reliability_table(a, behaviour="behaviour", levels={"greeting": "interal"}, **K)
@@ -471,8 +471,8 @@ def test_duplicate_judgements_and_bad_arguments():
         rl.krippendorff_alpha(df, level="nominall", **K)
     with pytest.raises(ValueError, match="`weights` must be one of"):
         rl.cohen_kappa(long_from_table(SAS_TABLE), weights="squared", **K)
-    with pytest.raises(ValueError, match="`ci` must be one of"):
-        rl.agreement_ci(df, method="gwet_ac1", ci="exact", **K)
+    with pytest.raises(ValueError, match="`ci_method` must be one of"):
+        rl.agreement_ci(df, method="gwet_ac1", ci_method="exact", **K)
     with pytest.raises(ValueError, match="`method` must be one of"):
         rl.agreement_ci(df, method="kappa", **K)
     with pytest.raises(ValueError, match="missing column.*'coder'"):
@@ -480,7 +480,7 @@ def test_duplicate_judgements_and_bad_arguments():
     with pytest.raises(TypeError, match="`data` must be a pandas DataFrame"):
         rl.gwet_ac1(df.to_numpy(), **K)
     with pytest.raises(ValueError, match="no analytic standard error"):
-        rl.agreement_ci(df, method="krippendorff_alpha", ci="analytic", **K)
+        rl.agreement_ci(df, method="krippendorff_alpha", ci_method="analytic", **K)
     with pytest.raises(InputError, match="not among `categories`"):
         rl.gwet_ac1(df, categories=[1, 2, 3], **K)
 

@@ -43,7 +43,7 @@ def test_alpha_matches_pingouin_on_complete_data():
     rng = np.random.default_rng(7)
     f = rng.normal(size=250)
     df = pd.DataFrame({f"i{j}": f * (0.5 + 0.2 * j) + rng.normal(size=250) for j in range(5)})
-    ours = cronbach_alpha(df, items=list(df.columns), ci=0.9)
+    ours = cronbach_alpha(df, items=list(df.columns), confidence=0.9)
     ref_alpha, ref_ci = pg.cronbach_alpha(df, ci=0.9)
     assert ours["estimate"].iloc[0] == pytest.approx(ref_alpha, abs=1e-12)
     np.testing.assert_allclose(ours[["ci_low", "ci_high"]].iloc[0].round(3), ref_ci)

@@ -8,13 +8,13 @@ from scipy import stats
 PARAM_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high"]
 
 
-def tidy_params(terms, estimate, vcov: np.ndarray, *, level: float = 0.95) -> pd.DataFrame:
+def tidy_params(terms, estimate, vcov: np.ndarray, *, confidence: float = 0.95) -> pd.DataFrame:
     """Wald table: statistic = estimate / SE, two-sided normal p, normal-quantile CI."""
     estimate = np.asarray(estimate, dtype=float)
     se = np.sqrt(np.clip(np.diag(vcov), 0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = estimate / se
-    zq = stats.norm.ppf(0.5 + level / 2)
+    zq = stats.norm.ppf(0.5 + confidence / 2)
     return pd.DataFrame({
         "term": list(terms), "estimate": estimate, "std_error": se, "statistic": stat,
         "p_value": 2 * stats.norm.sf(np.abs(stat)),

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from .._validation import check_number, check_option, check_type
+from .._validation import check_confidence, check_number, check_option, check_type
 from ._formula import build_design, check_full_rank, split_formula
 from ._results import ModelResult, tidy_params
 
@@ -38,7 +38,7 @@ def _binary_outcome(y: pd.Series, name: str) -> np.ndarray:
 
 def fit_logistic(data: pd.DataFrame, formula: str, *, cluster: str | None = None,
                  groups: str | None = None, method: str = "glm", missing: str = "drop",
-                 level: float = 0.95) -> LogisticResult:
+                 confidence: float = 0.95) -> LogisticResult:
     """Logistic regression (``glm(..., family = binomial)``), optionally clustered.
 
     Parameters
@@ -55,8 +55,8 @@ def fit_logistic(data: pd.DataFrame, formula: str, *, cluster: str | None = None
         ``"glm"``: maximum likelihood. ``"gee"``: generalised estimating equations with an
         exchangeable working correlation and robust SEs (population-averaged effects).
     missing : {"drop", "raise"}
-    level : float
-        Confidence level of the Wald intervals.
+    confidence : float
+        Coverage of the Wald intervals ``ci_low``/``ci_high``, strictly between 0 and 1.
 
     Returns
     -------
@@ -73,7 +73,7 @@ def fit_logistic(data: pd.DataFrame, formula: str, *, cluster: str | None = None
     corstr = "exchangeable")`` for GEE (tests/test_models_mixed.py).
     """
     check_option("method", method, METHODS)
-    check_number("level", level, low=0.5, high=0.999999)
+    check_confidence(confidence)
     for name, val in (("cluster", cluster), ("groups", groups)):
         if val is not None:
             check_type(name, val, str, what="a column name")
@@ -122,7 +122,7 @@ def fit_logistic(data: pd.DataFrame, formula: str, *, cluster: str | None = None
                          "huge standard errors (a predictor perfectly predicts the outcome); "
                          "check the cross-tabulations and drop or merge that predictor.")
     out = LogisticResult(
-        params=tidy_params(terms, est, vc, level=level),
+        params=tidy_params(terms, est, vc, confidence=confidence),
         vcov=pd.DataFrame(vc, index=terms, columns=terms), loglik=loglik, nobs=design.n_used,
         n_dropped=design.n_dropped, n_params=len(est), converged=converged, formula=formula,
         link="logit", method=method if clus is None else f"{method} (clustered by {clus!r})",

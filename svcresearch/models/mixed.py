@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from .._validation import check_number, check_type
+from .._validation import check_confidence, check_number, check_type
 from ._formula import build_design, check_full_rank, split_formula
 from ._results import ModelResult, tidy_params
 
@@ -33,7 +33,7 @@ class MixedResult(ModelResult):
 
 
 def fit_mixed(data: pd.DataFrame, formula: str, *, groups: str, reml: bool = True,
-              missing: str = "drop", level: float = 0.95) -> MixedResult:
+              missing: str = "drop", confidence: float = 0.95) -> MixedResult:
     """Linear mixed model ``y ~ x + (1 | groups)`` fitted by REML (default) or ML.
 
     Parameters
@@ -48,8 +48,8 @@ def fit_mixed(data: pd.DataFrame, formula: str, *, groups: str, reml: bool = Tru
         use ML when comparing models with different fixed effects by likelihood ratio).
     missing : {"drop", "raise"}
         Rows with missing values in used columns are dropped (count in ``.n_dropped``) or raise.
-    level : float
-        Confidence level of the Wald intervals.
+    confidence : float
+        Coverage of the Wald intervals ``ci_low``/``ci_high``, strictly between 0 and 1.
 
     Returns
     -------
@@ -68,7 +68,7 @@ def fit_mixed(data: pd.DataFrame, formula: str, *, groups: str, reml: bool = Tru
     """
     check_type("groups", groups, str, what="a column name")
     check_type("reml", reml, bool)
-    check_number("level", level, low=0.5, high=0.999999)
+    check_confidence(confidence)
     outcome, _ = split_formula(formula)
     design = build_design(data, formula, groups=groups, missing=missing, intercept=True)
     y = design.y
@@ -91,7 +91,7 @@ def fit_mixed(data: pd.DataFrame, formula: str, *, groups: str, reml: bool = Tru
     vcomp = pd.DataFrame({"group": [groups, "Residual"], "variance": [var_g, scale],
                           "std": [math.sqrt(var_g), math.sqrt(scale)]})
     return MixedResult(
-        params=tidy_params(terms, fit["beta"], fit["vcov"], level=level),
+        params=tidy_params(terms, fit["beta"], fit["vcov"], confidence=confidence),
         vcov=pd.DataFrame(fit["vcov"], index=terms, columns=terms), loglik=fit["loglik"],
         nobs=design.n_used, n_dropped=design.n_dropped, n_params=k + 2,
         converged=fit["converged"], formula=formula, link="identity",

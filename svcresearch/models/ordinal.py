@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from .._validation import check_number, check_option, check_type
+from .._validation import check_confidence, check_number, check_option, check_type
 from ._formula import build_design, check_full_rank, newdata_matrix, split_formula
 from ._results import ModelResult, tidy_params
 
@@ -366,8 +366,13 @@ class OrdinalResult(ModelResult):
         X = newdata_matrix(self._design.model_spec, newdata, self.columns)
         return pd.DataFrame(self._proba_from_X(X), columns=self.levels, index=newdata.index)
 
-    def marginal_effects(self, *, level: float = 0.95) -> pd.DataFrame:
+    def marginal_effects(self, *, confidence: float = 0.95) -> pd.DataFrame:
         """Average marginal effects d P(Y = k) / d x_j, averaged over the fitted rows.
+
+        Parameters
+        ----------
+        confidence : float
+            Coverage of the Wald intervals, strictly between 0 and 1.
 
         Returns
         -------
@@ -388,7 +393,7 @@ class OrdinalResult(ModelResult):
         no R reference was run for AMEs. For mixed models the effects are conditional on a
         random intercept of 0.
         """
-        check_number("level", level, low=0.5, high=0.999999)
+        check_confidence(confidence)
         X, _, w = self._model_data
         k, J = X.shape[1], len(self.levels)
         if k == 0:
@@ -417,7 +422,7 @@ class OrdinalResult(ModelResult):
             jac[np.arange(k), c, J1 + np.arange(k)] += -dens[c]
         V = self.vcov.iloc[:P, :P].to_numpy()
         var = np.einsum("jcp,pq,jcq->jc", jac, V, jac)
-        tidy = tidy_params(np.repeat(self.columns, J), ame.ravel(), np.diag(var.ravel()), level=level)
+        tidy = tidy_params(np.repeat(self.columns, J), ame.ravel(), np.diag(var.ravel()), confidence=confidence)
         tidy.insert(1, "category", np.tile(self.levels, k))
         return tidy
 
@@ -688,7 +693,7 @@ def _num_hessian(model: _CLMM, psi, rel=1e-5):
 # ----------------------------------------------------------------------------------------------
 def fit_ordinal(data: pd.DataFrame, formula: str, *, groups: str | None = None,
                 link: str = "logit", nagq: int = 1, missing: str = "drop",
-                max_iter: int = 100, level: float = 0.95) -> OrdinalResult:
+                max_iter: int = 100, confidence: float = 0.95) -> OrdinalResult:
     """Proportional-odds (cumulative link) model, optionally with a random intercept.
 
     Parameters
@@ -713,8 +718,8 @@ def fit_ordinal(data: pd.DataFrame, formula: str, *, groups: str | None = None,
         ``.n_dropped`` and the summary) or raise a ValueError.
     max_iter : int
         Newton (clm) or L-BFGS (clmm) iterations before giving up with a ValueError.
-    level : float
-        Confidence level of ``ci_low``/``ci_high`` (Wald).
+    confidence : float
+        Coverage of the Wald intervals ``ci_low``/``ci_high``, strictly between 0 and 1.
 
     Returns
     -------
@@ -747,7 +752,7 @@ def fit_ordinal(data: pd.DataFrame, formula: str, *, groups: str | None = None,
     check_option("link", link, LINKS)
     check_number("nagq", nagq, low=1, high=100, integer=True)
     check_number("max_iter", max_iter, low=1, integer=True)
-    check_number("level", level, low=0.5, high=0.999999)
+    check_confidence(confidence)
     if groups is not None:
         check_type("groups", groups, str, what="a column name")
     outcome, _ = split_formula(formula)
@@ -776,7 +781,7 @@ def fit_ordinal(data: pd.DataFrame, formula: str, *, groups: str | None = None,
     if groups is None:
         return OrdinalResult(
             thresholds=phi[:J1], beta=phi[J1:],
-            params=tidy_params(terms, phi, vc, level=level),
+            params=tidy_params(terms, phi, vc, confidence=confidence),
             vcov=pd.DataFrame(vc, index=terms, columns=terms), loglik=ll,
             n_params=len(phi), converged=True, method="clm (Newton-Raphson)", **common)
 
@@ -806,7 +811,7 @@ def fit_ordinal(data: pd.DataFrame, formula: str, *, groups: str | None = None,
     method = "clmm (Laplace)" if nagq == 1 else f"clmm (adaptive Gauss-Hermite, nagq={nagq})"
     return OrdinalResult(
         thresholds=psi[:J1], beta=psi[J1:-1],
-        params=tidy_params(terms, psi[:-1], vc, level=level),
+        params=tidy_params(terms, psi[:-1], vc, confidence=confidence),
         vcov=pd.DataFrame(vc, index=terms, columns=terms), loglik=llm,
         n_params=len(psi), converged=converged, method=method, variance_components=vcomp,
         n_groups=G, **common)
