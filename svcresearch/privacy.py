@@ -186,12 +186,54 @@ def scan_frame(data: pd.DataFrame, *, columns: list[str] | None = None) -> pd.Da
     for col in columns:
         if col not in data.columns:
             raise ValueError(f"`columns` names {col!r}, which is not a column of `data`.")
-        codes, uniques = pd.factorize(data[col].astype("string"), use_na_sentinel=True)
-        for i, u in enumerate(uniques):
+        codes, uniques = _codes_and_uniques(data[col])
+        candidates = np.flatnonzero(_could_match(uniques))
+        found_at = []
+        for i in candidates.tolist():
+            u = uniques[i]
             found = [("email", m.group(0)) for m in EMAIL_PATTERN.finditer(u)]
             found += [("phone", m.group(0)) for m in PHONE_PATTERN.finditer(u)]
             if found:
-                rows = np.flatnonzero(codes == i)
-                for kind, match in found:
-                    hits.extend((col, int(r), kind, match) for r in rows)
+                found_at.append((i, found))
+        if not found_at:
+            continue
+        # rows of each unique value from one stable sort of the codes (not one scan per value)
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
+        for i, found in found_at:
+            lo, hi = np.searchsorted(sorted_codes, [i, i + 1])
+            rows = order[lo:hi].tolist()
+            for kind, match in found:
+                hits.extend((col, r, kind, match) for r in rows)
     return pd.DataFrame(hits, columns=["column", "row", "kind", "match"])
+
+
+def _codes_and_uniques(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Code per row (-1 for NA) and the distinct values as text, in order of first appearance.
+
+    A categorical column is coded by its own codes and categories: turning a million category
+    values into strings only to factorise them again cost seconds per column.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        cat_codes = column.cat.codes.to_numpy()
+        present = pd.unique(cat_codes[cat_codes >= 0])   # first appearance, like pd.factorize
+        remap = np.full(len(column.cat.categories) + 1, -1, dtype=np.int64)
+        remap[present] = np.arange(len(present))
+        categories = column.cat.categories
+        return remap[cat_codes], [str(categories[c]) for c in present.tolist()]
+    codes, uniques = pd.factorize(column.astype("string"), use_na_sentinel=True)
+    return codes, [str(u) for u in uniques.tolist()]
+
+
+def _could_match(values: list[str]) -> np.ndarray:
+    """True for the values that EMAIL_PATTERN or PHONE_PATTERN could match (a necessary
+    condition, tested in arrow so most values never reach Python's ``re``): an e-mail has an
+    ``@``; a phone number has at least six decimal digits (``\\d`` of Python's ``re`` is the
+    Unicode category Nd, ``\\p{Nd}`` in RE2)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values, type=pa.large_string())
+    has_at = pc.match_substring(arr, "@")
+    digits = pc.count_substring_regex(arr, r"\p{Nd}")
+    return np.asarray(pc.or_(has_at, pc.greater_equal(digits, 6)), dtype=bool)
