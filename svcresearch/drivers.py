@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from svcresearch._validation import check_confidence, check_dataframe, check_number, check_type
+from svcresearch.config import DEFAULT_SEED
 
 MAX_PREDICTORS = 12
 
@@ -105,7 +106,7 @@ def relative_weights(corr: np.ndarray) -> np.ndarray:
 
 
 def key_drivers(data: pd.DataFrame, *, y: str, predictors: Sequence[str], n_boot: int = 1000,
-                confidence: float = 0.95, seed: int | None = None, chunk: int = 50) -> pd.DataFrame:
+                confidence: float = 0.95, seed: int | None = DEFAULT_SEED, chunk: int = 50) -> pd.DataFrame:
     """LMG / Shapley decomposition of R² with percentile-bootstrap intervals.
 
     Parameters
@@ -120,8 +121,9 @@ def key_drivers(data: pd.DataFrame, *, y: str, predictors: Sequence[str], n_boot
         Bootstrap resamples of cases (0: no intervals).
     confidence : float
         Coverage of the interval(s), strictly between 0 and 1.
-    seed : int, optional
-        Seed of ``numpy.random.default_rng`` for the resamples.
+    seed : int or None
+        Seed of ``numpy.random.default_rng`` for the resamples; the package default
+        :data:`svcresearch.config.DEFAULT_SEED` makes reruns identical, None draws fresh entropy.
     chunk : int
         Resamples processed per batch.
 
@@ -129,9 +131,10 @@ def key_drivers(data: pd.DataFrame, *, y: str, predictors: Sequence[str], n_boot
     -------
     pandas.DataFrame
         One row per predictor, sorted by share: ``predictor, lmg, ci_low, ci_high, share``
-        (lmg / R², the share of explained variance), ``relative_weight`` (Johnson), ``rank``.
-        ``attrs["r2"]`` holds the full-model R², ``attrs["n"]`` the rows used and ``attrs["boot"]``
-        the bootstrap LMG matrix.
+        (lmg / R², the share of explained variance), ``relative_weight`` (Johnson), ``rank``,
+        and the model-level ``r2`` (full-model R²) and ``n`` (rows used), the same on every row.
+        ``attrs["boot"]`` holds the bootstrap LMG matrix as a convenience (pandas operations may
+        drop ``attrs``; nothing in the package relies on it).
 
     Notes
     -----
@@ -198,5 +201,7 @@ def key_drivers(data: pd.DataFrame, *, y: str, predictors: Sequence[str], n_boot
                         "share": lmg / r2 if r2 > 0 else np.nan, "relative_weight": rw})
     out = out.sort_values("lmg", ascending=False, kind="stable").reset_index(drop=True)
     out["rank"] = np.arange(1, p + 1)
-    out.attrs.update({"r2": r2, "n": n, "boot": boot, "y": y})
+    out["r2"] = r2
+    out["n"] = n
+    out.attrs.update({"boot": boot, "y": y})
     return out

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from svcresearch._validation import check_confidence, check_dataframe, check_number, check_option, check_type
+from svcresearch.config import DEFAULT_SEED
 
 CI_METHODS = ("percentile", "bias_corrected")
 
@@ -40,8 +41,9 @@ def _ols(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mediation(data: pd.DataFrame, *, x: str, m: str, y: str, covariates: Sequence[str] = (),
-              n_boot: int = 5000, confidence: float = 0.95, seed: int | None = None,
-              ci_method: str = "percentile", chunk: int = 250) -> pd.DataFrame:
+              n_boot: int = 5000, confidence: float = 0.95, seed: int | None = DEFAULT_SEED,
+              ci_method: str = "percentile", chunk: int = 250,
+              return_boot: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, np.ndarray]:
     """Indirect effect of ``x`` on ``y`` through ``m`` with linear paths and a bootstrap CI.
 
     Parameters
@@ -57,24 +59,27 @@ def mediation(data: pd.DataFrame, *, x: str, m: str, y: str, covariates: Sequenc
         Bootstrap resamples (cases resampled with replacement).
     confidence : float
         Coverage of the interval(s), strictly between 0 and 1.
-    seed : int, optional
+    seed : int or None
         Seed of ``numpy.random.RandomState`` (the legacy generator pingouin uses, so the same seed
-        gives the same resamples as ``pingouin.mediation_analysis``).
+        gives the same resamples as ``pingouin.mediation_analysis``); the package default
+        :data:`svcresearch.config.DEFAULT_SEED` makes reruns identical, None draws fresh entropy.
     ci_method : {"percentile", "bias_corrected"}
         Interval of the indirect effect; percentile by default (Hayes 2018 recommends it over the
         bias-corrected one, whose coverage is worse).
     chunk : int
         Resamples processed per batch (memory ~ ``chunk * n * 8`` bytes).
+    return_boot : bool
+        Also return the ``n_boot`` resampled indirect effects (e.g. for a histogram).
 
     Returns
     -------
     pandas.DataFrame
         Rows ``path`` = ``a`` (M ~ X), ``b`` (Y ~ M | X), ``total`` (c: Y ~ X), ``direct``
-        (c': Y ~ X | M), ``indirect`` (a·b); columns ``estimate, std_error, p_value, ci_low,
-        ci_high, n``. Regression paths have classical OLS standard errors, t p values and t
-        intervals; the indirect row has the bootstrap SD, the bootstrap interval and the p value
-        of the bootstrap distribution's position of zero (as pingouin). ``attrs["boot"]`` holds the
-        resampled indirect effects and ``attrs["proportion_mediated"]`` = indirect / total.
+        (c': Y ~ X | M), ``indirect`` (a·b), ``proportion_mediated`` (indirect / total, estimate
+        only); columns ``estimate, std_error, p_value, ci_low, ci_high, n``. Regression paths have
+        classical OLS standard errors, t p values and t intervals; the indirect row has the
+        bootstrap SD, the bootstrap interval and the p value of the bootstrap distribution's
+        position of zero (as pingouin). With ``return_boot=True``: ``(table, boot)``.
 
     Notes
     -----
@@ -96,6 +101,9 @@ def mediation(data: pd.DataFrame, *, x: str, m: str, y: str, covariates: Sequenc
     check_confidence(confidence)
     check_number("chunk", chunk, low=1, integer=True)
     check_option("ci_method", ci_method, CI_METHODS)
+    check_type("return_boot", return_boot, bool)
+    if seed is not None:
+        check_number("seed", seed, low=0, high=2**32 - 1, integer=True)
 
     values = np.column_stack([_numeric(data, c) for c in cols])
     values = values[~np.isnan(values).any(axis=1)]
@@ -163,8 +171,11 @@ def mediation(data: pd.DataFrame, *, x: str, m: str, y: str, covariates: Sequenc
     else:
         rows["indirect"] = {"estimate": indirect, "std_error": np.nan, "p_value": np.nan,
                             "ci_low": np.nan, "ci_high": np.nan, "n": n}
+    total = rows["total"]["estimate"]
+    # Descriptive only (no interval): the ratio is unstable when the total effect is near zero.
+    rows["proportion_mediated"] = {"estimate": float(indirect / total) if total else np.nan,
+                                   "std_error": np.nan, "p_value": np.nan, "ci_low": np.nan,
+                                   "ci_high": np.nan, "n": n}
     out = pd.DataFrame([{"path": k} | v for k, v in rows.items()])
-    out.attrs["boot"] = boot
-    out.attrs["proportion_mediated"] = float(indirect / rows["total"]["estimate"]) if rows["total"]["estimate"] else np.nan
     out.attrs["variables"] = {"x": x, "m": m, "y": y, "covariates": covariates}
-    return out
+    return (out, boot) if return_boot else out

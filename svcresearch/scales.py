@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from svcresearch._validation import check_confidence, check_dataframe, check_number, check_option, check_type
+from svcresearch.config import DEFAULT_SEED
 
 NAN_POLICIES = ("listwise", "pairwise")
 
@@ -165,7 +166,7 @@ def one_factor_ml(cov: np.ndarray, *, tol: float = 1e-15, max_iter: int = 2000) 
 
 def mcdonald_omega(data: pd.DataFrame, *, items: Sequence[str], nan_policy: str = "listwise",
                    standardized: bool = False, n_boot: int = 0, confidence: float = 0.95,
-                   seed: int | None = None) -> pd.DataFrame:
+                   seed: int | None = DEFAULT_SEED) -> pd.DataFrame:
     """McDonald's omega total from a one-factor maximum-likelihood model.
 
     Parameters
@@ -183,8 +184,9 @@ def mcdonald_omega(data: pd.DataFrame, *, items: Sequence[str], nan_policy: str 
         0 gives no interval (NaN).
     confidence : float
         Coverage of the interval(s), strictly between 0 and 1.
-    seed : int, optional
-        Seed of the bootstrap.
+    seed : int or None
+        Seed of the bootstrap (``numpy.random.default_rng``); the package default
+        :data:`svcresearch.config.DEFAULT_SEED` makes reruns identical, None draws fresh entropy.
 
     Returns
     -------

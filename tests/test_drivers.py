@@ -55,7 +55,10 @@ def test_efficiency_and_relative_weights(sample):
     got = key_drivers(sample, y="sat", predictors=preds, n_boot=200, seed=3)
     full = _r2_statsmodels(sample, preds)
     assert got["lmg"].sum() == pytest.approx(full, abs=1e-12)
-    assert got.attrs["r2"] == pytest.approx(full, abs=1e-12)
+    # model-level results are columns (survive pandas operations), the same on every row
+    assert got["r2"].tolist() == pytest.approx([full] * 4, abs=1e-12)
+    assert got["n"].tolist() == [len(sample)] * 4
+    assert got.sort_values("predictor")["r2"].iloc[0] == pytest.approx(full, abs=1e-12)
     assert got["relative_weight"].sum() == pytest.approx(full, abs=1e-12)
     # Johnson's weights approximate LMG closely (Johnson 2000; LeBreton et al. 2004 report |diff| < .01)
     np.testing.assert_allclose(got["relative_weight"], got["lmg"], atol=0.01)
@@ -100,3 +103,19 @@ def test_errors(sample):
     df = sample.assign(g2=sample["greet"])
     with pytest.raises(ValueError, match="collinear"):
         key_drivers(df, y="sat", predictors=["greet", "g2"], n_boot=0)
+
+
+def test_default_seed_gives_identical_intervals(sample):
+    preds = ["greet", "smile", "wait", "resolved"]
+    a = key_drivers(sample, y="sat", predictors=preds, n_boot=50)
+    b = key_drivers(sample, y="sat", predictors=preds, n_boot=50)
+    pd.testing.assert_frame_equal(a, b)
+    from svcresearch.config import DEFAULT_SEED
+
+    pd.testing.assert_frame_equal(a, key_drivers(sample, y="sat", predictors=preds, n_boot=50, seed=DEFAULT_SEED))
+
+
+@pytest.mark.parametrize("bad", [0, 1, 95])
+def test_confidence_checked(sample, bad):
+    with pytest.raises(ValueError, match="`confidence` must be strictly between 0 and 1"):
+        key_drivers(sample, y="sat", predictors=["greet", "smile"], confidence=bad)

@@ -33,9 +33,9 @@ def test_matches_pingouin(data, covar):
 
 
 def test_percentile_interval_close_to_bias_corrected(data):
-    pct = mediation(data, x="X", m="M", y="Y", n_boot=2000, seed=1).set_index("path")
+    pct, boot = mediation(data, x="X", m="M", y="Y", n_boot=2000, seed=1, return_boot=True)
+    pct = pct.set_index("path")
     bc = mediation(data, x="X", m="M", y="Y", n_boot=2000, seed=1, ci_method="bias_corrected").set_index("path")
-    boot = pct.attrs["boot"]
     assert pct.loc["indirect", "ci_low"] == pytest.approx(np.quantile(boot, 0.025))
     assert abs(pct.loc["indirect", "ci_low"] - bc.loc["indirect", "ci_low"]) < 0.05
     assert abs(pct.loc["indirect", "ci_high"] - bc.loc["indirect", "ci_high"]) < 0.05
@@ -50,10 +50,13 @@ def test_total_equals_direct_plus_indirect(data):
 
 
 def test_deterministic_and_chunk_invariant(data):
-    a = mediation(data, x="X", m="M", y="Y", n_boot=300, seed=5, chunk=7)
-    b = mediation(data, x="X", m="M", y="Y", n_boot=300, seed=5, chunk=300)
+    a, boot_a = mediation(data, x="X", m="M", y="Y", n_boot=300, seed=5, chunk=7, return_boot=True)
+    b, boot_b = mediation(data, x="X", m="M", y="Y", n_boot=300, seed=5, chunk=300, return_boot=True)
     pd.testing.assert_frame_equal(a, b)
-    np.testing.assert_array_equal(a.attrs["boot"], b.attrs["boot"])
+    np.testing.assert_array_equal(boot_a, boot_b)
+    assert boot_a.shape == (300,)
+    # the indirect row's bootstrap SD is the SD of the returned draws
+    assert a.set_index("path").loc["indirect", "std_error"] == pytest.approx(np.std(boot_a, ddof=1), rel=1e-12)
 
 
 def test_boolean_and_ordered_inputs_and_missing_rows():
@@ -80,3 +83,29 @@ def test_errors(data):
         mediation(data, x="X", m="M", y="Y", ci_method="bca")
     with pytest.raises(TypeError, match="`n_boot` must be an integer"):
         mediation(data, x="X", m="M", y="Y", n_boot=10.5)
+    with pytest.raises(ValueError, match="`confidence` must be strictly between 0 and 1"):
+        mediation(data, x="X", m="M", y="Y", confidence=95)
+    with pytest.raises(TypeError, match="`return_boot` must be bool"):
+        mediation(data, x="X", m="M", y="Y", return_boot="yes")
+    with pytest.raises(ValueError, match="`seed` must be in"):
+        mediation(data, x="X", m="M", y="Y", seed=-1)
+
+
+def test_proportion_mediated_is_a_row(data):
+    res = mediation(data, x="X", m="M", y="Y", n_boot=0).set_index("path")
+    assert res.index.tolist() == ["a", "b", "total", "direct", "indirect", "proportion_mediated"]
+    assert res.loc["proportion_mediated", "estimate"] == pytest.approx(
+        res.loc["indirect", "estimate"] / res.loc["total", "estimate"], rel=1e-12)
+    # survives the pandas operations that drop DataFrame.attrs
+    assert "proportion_mediated" in pd.concat([res.reset_index()])["path"].tolist()
+
+
+def test_default_seed_is_the_package_seed_and_matches_pingouin(data):
+    from svcresearch.config import DEFAULT_SEED
+
+    a = mediation(data, x="X", m="M", y="Y", n_boot=300, ci_method="bias_corrected")
+    b = mediation(data, x="X", m="M", y="Y", n_boot=300, ci_method="bias_corrected", seed=DEFAULT_SEED)
+    pd.testing.assert_frame_equal(a, b)
+    # same RandomState stream as pingouin under the same seed
+    ref = pg.mediation_analysis(data, x="X", m="M", y="Y", n_boot=300, seed=DEFAULT_SEED).set_index("path")
+    assert a.set_index("path").loc["indirect", "ci_low"] == pytest.approx(ref.loc["Indirect", "CI2.5"], rel=1e-9)

@@ -96,6 +96,17 @@ def test_fit_mixed_errors(sim, sleep):
     one = sleep.assign(g="a")
     with pytest.raises(ValueError, match="single group"):
         fit_mixed(one, "Reaction ~ Days", groups="g")
+    # constant outcome in the rows used: named, instead of "math domain error" from log(RSS = 0)
+    flat = sleep.assign(Reaction=250.0)
+    with pytest.raises(ValueError, match=r"Outcome 'Reaction' is constant \(250\) in the 180 rows used"):
+        fit_mixed(flat, "Reaction ~ Days", groups="Subject")
+    partly = sleep.assign(Reaction=np.where(sleep["Days"] > 0, 250.0, np.nan))
+    with pytest.raises(ValueError, match="Outcome 'Reaction' is constant"):
+        fit_mixed(partly, "Reaction ~ Days", groups="Subject")
+    with pytest.raises(ValueError, match="Outcome 'Reaction' is fitted exactly"):
+        fit_mixed(sleep.assign(Reaction=2.0 * sleep["Days"] + 1), "Reaction ~ Days", groups="Subject")
+    with pytest.raises(ValueError, match="`confidence` must be strictly between 0 and 1"):
+        fit_mixed(sleep, "Reaction ~ Days", groups="Subject", confidence=1.5)
     miss = sleep.copy()
     miss.loc[:4, "Days"] = np.nan
     res = fit_mixed(miss, "Reaction ~ Days", groups="Subject")
@@ -165,5 +176,7 @@ def test_fit_logistic_errors(sim):
         fit_logistic(sim, "tell_others ~ greeting", method="probit")
     with pytest.raises(ValueError, match="method='gee' needs the cluster column"):
         fit_logistic(sim, "tell_others ~ greeting", method="gee")
+    with pytest.raises(ValueError, match="`confidence` must be strictly between 0 and 1"):
+        fit_logistic(sim, "tell_others ~ greeting", confidence=0)
     with pytest.raises(ValueError, match="separation"):
         fit_logistic(sim.assign(perfect=sim["tell_others"]), "tell_others ~ greeting + perfect")

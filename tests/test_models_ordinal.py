@@ -335,6 +335,15 @@ def test_empty_outcome_category_is_an_error(wine):
         fit_ordinal(w, "rating ~ temp + contact")
 
 
+def test_single_observed_category_is_an_error(wine):
+    w = wine.assign(rating=3)
+    with pytest.raises(ValueError, match="Outcome 'rating' takes only one value in the used rows"):
+        fit_ordinal(w, "rating ~ temp + contact", groups="judge")
+    cat = wine.assign(rating=pd.Categorical(["3"] * len(wine), categories=["3"], ordered=True))
+    with pytest.raises(ValueError, match="Outcome 'rating' takes only one value"):
+        fit_ordinal(cat, "rating ~ temp")
+
+
 def test_outcome_must_be_ordered_or_numeric(wine):
     w = wine.copy()
     w["rating_str"] = w["rating"].astype(str)
@@ -364,6 +373,10 @@ def test_non_convergence_is_an_error(sim):
 def test_bad_arguments(wine):
     with pytest.raises(ValueError, match="`link` must be one of"):
         fit_ordinal(wine, "rating ~ temp", link="cauchit")
+    with pytest.raises(ValueError, match="`confidence` must be strictly between 0 and 1"):
+        fit_ordinal(wine, "rating ~ temp", confidence=95)
+    with pytest.raises(ValueError, match="`confidence` must be strictly between 0 and 1"):
+        fit_ordinal(wine, "rating ~ temp").marginal_effects(confidence=1.0)
     with pytest.raises(ValueError, match="not in `data`"):
         fit_ordinal(wine, "rating ~ temperature")
     with pytest.raises(ValueError, match="outcome 'score' is not a column"):
@@ -413,3 +426,12 @@ def test_clmm_on_the_cleaned_default_study_matches_r():
     _check(res, {k: v[1] for k, v in DEFAULT_STUDY_CLMM_AGQ5.items()}, MM_TOL, "std_error")
     assert res.loglik == pytest.approx(-1786.700416, abs=MM_TOL)
     assert res.variance_components["variance"].iloc[0] == pytest.approx(0.1618913, abs=MM_TOL)
+
+
+def test_confidence_sets_the_wald_coverage(wine):
+    # Wald interval estimate +/- z_{(1+c)/2} * SE, as R's confint.default(clm(...), level = c)
+    from scipy import stats
+
+    p90 = fit_ordinal(wine, "rating ~ temp + contact", confidence=0.9).params
+    z = stats.norm.ppf(0.95)
+    np.testing.assert_allclose(p90["ci_high"] - p90["estimate"], z * p90["std_error"], rtol=1e-12)

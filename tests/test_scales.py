@@ -117,6 +117,12 @@ def test_omega_three_items_by_hand():
     assert res["ci_low"].iloc[0] < expected < res["ci_high"].iloc[0]
     again = mcdonald_omega(df, items=["x", "y", "z"], n_boot=200, seed=1)
     pd.testing.assert_frame_equal(res, again)
+    # without a seed the package's DEFAULT_SEED is used: same inputs, same interval
+    from svcresearch.config import DEFAULT_SEED
+
+    default = mcdonald_omega(df, items=["x", "y", "z"], n_boot=50)
+    pd.testing.assert_frame_equal(default, mcdonald_omega(df, items=["x", "y", "z"], n_boot=50))
+    pd.testing.assert_frame_equal(default, mcdonald_omega(df, items=["x", "y", "z"], n_boot=50, seed=DEFAULT_SEED))
 
 
 def test_scale_score_by_hand():
@@ -144,3 +150,7 @@ def test_scale_errors():
         scale_score(pd.DataFrame({"a": [1, 9], "b": [1, 2]}), items=["a", "b"], scale_range=(1, 7))
     with pytest.raises(ValueError, match="`reverse` needs `scale_range"):
         scale_score(pd.DataFrame({"a": [1, 2], "b": [1, 2]}), items=["a", "b"], reverse=["a"])
+    with pytest.raises(ValueError, match="`confidence` must be strictly between 0 and 1"):
+        cronbach_alpha(pd.DataFrame({"a": [1, 2, 3], "b": [2, 2, 3]}), items=["a", "b"], confidence=1.0)
+    with pytest.raises(ValueError, match="`confidence` must be strictly between 0 and 1"):
+        mcdonald_omega(pd.DataFrame({"a": [1, 2, 3], "b": [2, 2, 3]}), items=["a", "b"], confidence=0)

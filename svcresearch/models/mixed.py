@@ -75,12 +75,21 @@ def fit_mixed(data: pd.DataFrame, formula: str, *, groups: str, reml: bool = Tru
     if pd.api.types.is_bool_dtype(y.dtype) or not pd.api.types.is_numeric_dtype(y.dtype):
         raise ValueError(f"Outcome {outcome!r} must be numeric for fit_mixed; got dtype {y.dtype} "
                          f"(use fit_logistic for yes/no outcomes, fit_ordinal for ratings).")
+    X = design.X.to_numpy(dtype=float)
+    yv = y.to_numpy(dtype=float)
+    # A constant outcome (or one the fixed effects fit exactly) leaves a zero residual sum of
+    # squares, whose log in the profiled deviance is undefined: say so in the outcome's name.
+    if np.ptp(yv) == 0:
+        raise ValueError(f"Outcome {outcome!r} is constant ({yv[0]:g}) in the {design.n_used} rows used; "
+                         f"a linear mixed model needs an outcome that varies.")
     check_full_rank(design.X)
+    resid = yv - X @ np.linalg.lstsq(X, yv, rcond=None)[0]
+    if resid @ resid <= 1e-12 * float(((yv - yv.mean()) ** 2).sum()):
+        raise ValueError(f"Outcome {outcome!r} is fitted exactly by the fixed effects in the used rows "
+                         f"(no residual variance); remove the predictor that duplicates the outcome.")
     if len(design.group_labels) < 2:
         raise ValueError(f"`groups` column {groups!r} has a single group in the used rows; a "
                          f"random intercept needs at least two groups.")
-    X = design.X.to_numpy(dtype=float)
-    yv = y.to_numpy(dtype=float)
     fit = _profiled_lmm(X, yv, design.groups, len(design.group_labels), reml)
     k = X.shape[1]
     terms = list(design.X.columns)
