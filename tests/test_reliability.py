@@ -481,6 +481,10 @@ def test_duplicate_judgements_and_bad_arguments():
         rl.gwet_ac1(df.to_numpy(), **K)
     with pytest.raises(ValueError, match="no analytic standard error"):
         rl.agreement_ci(df, method="krippendorff_alpha", ci_method="analytic", **K)
+    with pytest.raises(ValueError, match="`confidence` must be strictly between 0 and 1"):
+        rl.agreement_ci(df, method="gwet_ac1", ci_method="analytic", confidence=95, **K)
+    with pytest.raises(ValueError, match="`confidence` must be strictly between 0 and 1"):
+        rl.reliability_table(df.assign(behaviour="b"), behaviour="behaviour", confidence=0, **K)
     with pytest.raises(InputError, match="not among `categories`"):
         rl.gwet_ac1(df, categories=[1, 2, 3], **K)
 
