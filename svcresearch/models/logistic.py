@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from .._validation import check_confidence, check_number, check_option, check_type
+from .._validation import check_confidence, check_option, check_type
 from ._formula import build_design, check_full_rank, split_formula
 from ._results import ModelResult, tidy_params
 
