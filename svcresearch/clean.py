@@ -310,12 +310,13 @@ def _read_file(spec: FileSpec, codebook: Codebook, quarantine: _Quarantine, reda
     ignored = sorted(c for c in df.columns if c not in used and c not in ("source_row", "source_sheet"))
     n = len(df)
     rows = df["source_row"].to_numpy(dtype=np.int64)
-    data = {"source_file": pd.Series([spec.rel] * n, dtype="string"),
-            "source_row": pd.Series(rows, dtype="int64")}
+    data = {"source_file": _repeated(spec.rel, n), "source_row": pd.Series(rows, dtype="int64")}
     raw = {}
     missing, problem = {}, {}
     for name, col in present.items():
         v = codebook[name]
+        if _never_used(v, codebook):
+            continue
         res = normalise(df[col], v, codebook)
         data[name] = res.values.reset_index(drop=True)
         raw[name] = df[col].reset_index(drop=True)
@@ -328,12 +329,27 @@ def _read_file(spec: FileSpec, codebook: Codebook, quarantine: _Quarantine, reda
                            res.problem[bad].to_numpy(), f"{_CELL_MISSING}: {detail}")
     data = pd.DataFrame(data)
     if spec.kind == "coding" and "coder" not in present:
-        data["coder"] = pd.Series([str(spec.coder)] * n, dtype="string")
+        data["coder"] = _repeated(str(spec.coder), n)
         missing["coder"] = np.zeros(n, bool)
         problem["coder"] = pd.Series([pd.NA] * n, dtype="string")
     return _Table(spec=spec, data=data, raw=pd.DataFrame(raw), missing=missing, problem=problem,
                   status=np.full(n, "kept", dtype=object), read_info=info, ignored_columns=ignored,
                   headers=dict(present))
+
+
+def _repeated(text: str, n: int) -> pd.Series:
+    """``n`` copies of ``text`` as a ``string`` Series, built in arrow (a Python list of a
+    million references took ~0.5 s per file to convert)."""
+    return pd.Series(pd.array(pa.repeat(pa.scalar(text, pa.large_string()), n), dtype="string"))
+
+
+def _never_used(v: Variable, codebook: Codebook) -> bool:
+    """True for personal data that nothing downstream reads: pii withheld from the outputs,
+    not compared for duplicates, and free text whose normalisation reports no problem (no
+    value set, no identifier format, not required). Normalising customer phone numbers, names
+    and e-mail addresses only to drop them cost ~1.5 s for a million encounters."""
+    return (v.role == "pii" and not codebook.output_allowed(v) and v.value_set is None
+            and not v.id_format and not v.required and v.type == "nominal")
 
 
 def _problem_detail(v: Variable, codebook: Codebook) -> str:
@@ -482,8 +498,10 @@ def _positions(values, index) -> np.ndarray:
     objects on both sides, which took ~0.5 s per lookup against the spine.
     """
     def arrow_strings(x) -> pa.ChunkedArray:
-        arr = pa.chunked_array([pa.array(pd.array(x, dtype="string"))]) if not isinstance(x, pd.Series) \
-            else pa.chunked_array([pa.array(x.astype("string").array)])
+        # pa.array gives a ChunkedArray for a multi-chunk column (after concat); wrapping that in
+        # pa.chunked_array([...]) again would convert it value by value
+        arr = pa.array(pd.array(x, dtype="string"))
+        arr = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
         return arr.cast(pa.large_string())
 
     needles, haystack = arrow_strings(values), arrow_strings(index).combine_chunks()
