@@ -24,6 +24,14 @@ without a failure, acknowledgement of a wait under 2 minutes, referral of a reso
 as 0, so with the applicability condition in the model its coefficient is the effect where it
 applies. Missing codes (not "not applicable") drop the encounter. H1 and H3 are tested among
 face-to-face encounters, H6 among service failures (terms constant in a subset are dropped).
+
+A researcher's own study rarely has every variable of the default codebook. A claim whose
+variables are absent (no such column), empty or constant in the rows used (no failures observed, no
+phone channel, no polite smile) cannot be tested: its row is kept in the table with verdict
+``not testable`` and a ``reason`` naming the variable, and it stays out of the Holm family. The
+main model then uses the terms that exist and vary. Without the grouping column (e.g. no operations
+log, hence no ``employee``) the models are fitted without a random intercept and H10 is not
+testable. A model needs at least :data:`MIN_RATED` rated encounters with complete codes.
 """
 from __future__ import annotations
 
@@ -58,13 +66,23 @@ MAIN_TERMS = ("eye_contact", "greeting", "smile_polite", "smile_genuine", "resol
               "returning_customer", "service_failure:returning_customer", "referral", "channel_phone")
 
 SUBSETS = ("all", "face_to_face", "failures")
-VERDICTS = ("supported", "not supported", "opposite direction")
+VERDICTS = ("supported", "not supported", "opposite direction", "not testable")
 ALPHA = 0.05
+#: Fewest rated encounters (complete on the model's codes) for which a model is fitted; below it
+#: the hypotheses of that model are "not testable". Thirty is a floor, not a power analysis: with
+#: fewer than ~30 ratings a cumulative-logit model with several terms separates or barely moves
+#: from its start values, and its Wald intervals mean nothing.
+MIN_RATED = 30
 
 VERDICT_RULE = (
     "Verdict: 'supported' when the Holm-adjusted p value (family of all rows) is below .05 and the "
     "estimate has the expected sign; 'opposite direction' when p_holm < .05 with the other sign; "
     "otherwise 'not supported' (no evidence either way at this sample size, not evidence of no effect)."
+)
+#: Added to the note when some rows could not be tested (the default study has none).
+NOT_TESTABLE_RULE = (
+    "'Not testable': a variable the claim needs is absent, empty or constant in the rows used, or too "
+    "few rated encounters (reason column); such rows have no estimate and are not in the Holm family."
 )
 
 SOURCES = {
@@ -213,6 +231,10 @@ def _binary(data: pd.DataFrame, name: str) -> pd.Series:
     return out
 
 
+#: Frame columns derived from a differently named data column (for "which variable is missing").
+_SOURCE_COLUMN = {"smile_polite": "smile", "smile_genuine": "smile", "channel_phone": "channel"}
+
+
 def analysis_frame(data: pd.DataFrame, *, groups: str | None = "employee") -> pd.DataFrame:
     """Numeric model frame: 0/1 behaviours with not-applicable = 0 and missing = NaN.
 
@@ -220,20 +242,27 @@ def analysis_frame(data: pd.DataFrame, *, groups: str | None = "employee") -> pd
     ----------
     data : pandas.DataFrame
         ``encounters.parquet`` of the processed study (or a researcher's frame with the same
-        columns: the behaviours, ``smile``, ``channel``, ``wait_min``, ``service_failure``,
-        ``returning_customer``, ``sat_overall``, optionally ``felt_valued`` and ``<b>_status``).
+        columns). Needs ``sat_overall`` and at least one coded behaviour of :data:`BEHAVIOURS`;
+        every other variable (the other behaviours, ``smile``, ``channel``, ``wait_min``,
+        ``service_failure``, ``returning_customer``, ``felt_valued``, ``<b>_status``) is used
+        when present — a study's codebook decides which exist.
     groups : str or None
-        Grouping column carried over (e.g. ``"employee"``).
+        Grouping column carried over (e.g. ``"employee"``); it must be a column of ``data``
+        (see :func:`usable_groups` to fall back to None when it is not).
 
     Returns
     -------
     pandas.DataFrame
-        Columns of :data:`MAIN_TERMS` (main effects), ``sat_overall`` (Int64), ``felt_valued``,
-        ``face_to_face`` (bool) and ``groups``, indexed like ``data``.
+        The columns of :data:`MAIN_TERMS` (main effects) that ``data`` can provide,
+        ``sat_overall`` (Int64), ``felt_valued`` (when present), ``face_to_face`` (bool; all True
+        without a ``channel`` column: a study that records no channel is taken as one channel),
+        ``failure`` (bool, with ``service_failure``) and ``groups``, indexed like ``data``.
     """
-    need = [*BINARY_BEHAVIOURS, "smile", "channel", "wait_min", "service_failure",
-            "returning_customer", "sat_overall"]
-    check_dataframe("data", data, columns=need)
+    check_dataframe("data", data, columns=["sat_overall"])
+    present = [b for b in BEHAVIOURS if b in data.columns]
+    if not present:
+        raise ValueError(f"`data` needs at least one coded behaviour column ({', '.join(BEHAVIOURS)}); "
+                         f"it has none (columns: {', '.join(map(repr, data.columns))}).")
     if groups is not None:
         check_type("groups", groups, str, what="a column name or None")
         if groups not in data.columns:
@@ -241,31 +270,72 @@ def analysis_frame(data: pd.DataFrame, *, groups: str | None = "employee") -> pd
                              f"of {', '.join(map(repr, data.columns))}.")
     out = pd.DataFrame(index=data.index)
     for name in BINARY_BEHAVIOURS:
-        values = _binary(data, name)
-        out[name] = values.mask(_not_applicable(data, name), 0.0)
-    smile = data["smile"].astype("string").str.strip().str.lower()
-    unknown = sorted(set(smile.dropna()) - set(SMILE_LEVELS))
-    if unknown:
-        raise ValueError(f"`data` column 'smile' must be one of {SMILE_LEVELS}; found {unknown[0]!r}.")
-    smile = smile.mask(_not_applicable(data, "smile") & smile.isna(), "none")
-    out["smile_polite"] = smile.map({"none": 0.0, "polite": 1.0, "genuine": 0.0}).astype(float)
-    out["smile_genuine"] = smile.map({"none": 0.0, "polite": 0.0, "genuine": 1.0}).astype(float)
-    channel = data["channel"].astype("string").str.strip().str.lower()
-    bad = sorted(set(channel.dropna()) - {"face_to_face", "phone"})
-    if bad:
-        raise ValueError(f"`data` column 'channel' must be 'face_to_face' or 'phone'; found {bad[0]!r}.")
-    out["channel_phone"] = channel.map({"face_to_face": 0.0, "phone": 1.0}).astype(float)
-    out["face_to_face"] = channel.eq("face_to_face").fillna(False).astype(bool)
-    out["wait_min"] = pd.to_numeric(data["wait_min"], errors="coerce").astype(float)
-    out["service_failure"] = _binary(data, "service_failure")
-    out["returning_customer"] = _binary(data, "returning_customer")
-    out["failure"] = out["service_failure"].eq(1.0)
+        if name in data.columns:
+            values = _binary(data, name)
+            out[name] = values.mask(_not_applicable(data, name), 0.0)
+    if "smile" in data.columns:
+        smile = data["smile"].astype("string").str.strip().str.lower()
+        unknown = sorted(set(smile.dropna()) - set(SMILE_LEVELS))
+        if unknown:
+            raise ValueError(f"`data` column 'smile' must be one of {SMILE_LEVELS}; found {unknown[0]!r}.")
+        smile = smile.mask(_not_applicable(data, "smile") & smile.isna(), "none")
+        out["smile_polite"] = smile.map({"none": 0.0, "polite": 1.0, "genuine": 0.0}).astype(float)
+        out["smile_genuine"] = smile.map({"none": 0.0, "polite": 0.0, "genuine": 1.0}).astype(float)
+    if "channel" in data.columns:
+        channel = data["channel"].astype("string").str.strip().str.lower()
+        bad = sorted(set(channel.dropna()) - {"face_to_face", "phone"})
+        if bad:
+            raise ValueError(f"`data` column 'channel' must be 'face_to_face' or 'phone'; found {bad[0]!r}.")
+        out["channel_phone"] = channel.map({"face_to_face": 0.0, "phone": 1.0}).astype(float)
+        out["face_to_face"] = channel.eq("face_to_face").fillna(False).astype(bool)
+    else:
+        out["face_to_face"] = True
+    if "wait_min" in data.columns:
+        out["wait_min"] = pd.to_numeric(data["wait_min"], errors="coerce").astype(float)
+    if "service_failure" in data.columns:
+        out["service_failure"] = _binary(data, "service_failure")
+        out["failure"] = out["service_failure"].eq(1.0)
+    if "returning_customer" in data.columns:
+        out["returning_customer"] = _binary(data, "returning_customer")
     out["sat_overall"] = pd.to_numeric(data["sat_overall"], errors="coerce").astype("Int64")
     if "felt_valued" in data.columns:
         out["felt_valued"] = pd.to_numeric(data["felt_valued"], errors="coerce").astype(float)
     if groups is not None:
         out[groups] = data[groups].astype("string")
     return out
+
+
+def usable_groups(data: pd.DataFrame, groups: str | None = "employee") -> tuple[str | None, str]:
+    """The grouping column to use for a random intercept, or None with the reason why not.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Processed encounters.
+    groups : str or None
+        Wanted grouping column (e.g. ``"employee"``).
+
+    Returns
+    -------
+    (str or None, str)
+        ``(groups, "")`` when the column exists and has at least two groups among the rated
+        encounters; otherwise ``(None, reason)`` — e.g. a study without an operations log has no
+        ``employee`` column, so its models are fitted without a random intercept.
+    """
+    check_dataframe("data", data)
+    if groups is None:
+        return None, "no grouping column was requested (groups=None)"
+    check_type("groups", groups, str, what="a column name or None")
+    if groups not in data.columns:
+        return None, f"column '{groups}' is not in the data, so no random intercept was fitted"
+    rated = data[groups]
+    if "sat_overall" in data.columns:
+        rated = rated[pd.to_numeric(data["sat_overall"], errors="coerce").notna()]
+    k = rated.dropna().nunique()
+    if k < 2:
+        return None, (f"'{groups}' has {k} distinct value{'s' if k != 1 else ''} among the rated "
+                      f"encounters, so no random intercept was fitted")
+    return groups, ""
 
 
 def _subset(frame: pd.DataFrame, subset: str) -> pd.DataFrame:
@@ -276,16 +346,54 @@ def _subset(frame: pd.DataFrame, subset: str) -> pd.DataFrame:
     return frame
 
 
+def _model_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Rows a model of ``frame`` uses and the term columns it can use.
+
+    A column with no value among the rated encounters is left out before the complete-case
+    selection (otherwise it would empty the model); every other missing code drops its encounter.
+    """
+    rated = frame.loc[frame["sat_overall"].notna()] if "sat_overall" in frame.columns else frame
+    usable = [c for c in _columns_of(MAIN_TERMS) if c in frame.columns and rated[c].notna().any()]
+    return frame.dropna(subset=[*usable, "sat_overall"]), usable
+
+
 def model_formula(frame: pd.DataFrame, *, extra: Sequence[str] = ()) -> str:
-    """Main-model formula with the terms that vary in ``frame`` (constant terms are dropped)."""
-    complete = frame.dropna(subset=[c for c in _columns_of(MAIN_TERMS) if c in frame.columns] + ["sat_overall"])
+    """Main-model formula with the terms that exist and vary in ``frame``.
+
+    Terms whose column is absent, empty among the rated encounters or constant in the rows used
+    are dropped (an interaction also when its product is constant); with no term left the
+    formula is ``sat_overall ~ 1`` (thresholds only).
+    """
+    complete, usable = _model_rows(frame)
     kept = []
     for term in MAIN_TERMS:
+        if not all(c in usable for c in term.split(":")):
+            continue
         parts = [complete[c].to_numpy(dtype=float) for c in term.split(":")]
         # an interaction with a constant component would duplicate a main effect
         if len(complete) and all(np.ptp(v) > 0 for v in parts) and np.ptp(np.prod(parts, axis=0)) > 0:
             kept.append(term)
-    return "sat_overall ~ " + " + ".join([*kept, *extra])
+    terms = [*kept, *extra]
+    return "sat_overall ~ " + (" + ".join(terms) if terms else "1")
+
+
+def _why_not(frame: pd.DataFrame, data_columns, term: str, subset: str) -> str:
+    """Which variable makes ``term`` untestable in ``frame`` (one readable clause)."""
+    complete, usable = _model_rows(frame)
+    where = "" if subset == "all" else f" ({subset.replace('_', '-')} encounters)"
+    rated = int(frame["sat_overall"].notna().sum())
+    for c in term.split(":"):
+        source = _SOURCE_COLUMN.get(c, c)
+        named = f"'{c}' (from '{source}')" if source != c else f"'{c}'"
+        if source not in data_columns or c not in frame.columns:
+            return f"{named} is not in the data" if source == c else f"'{source}' is not in the data"
+        if c not in usable:
+            return f"{named} has no value among the {rated} rated encounters{where}"
+        values = complete[c].to_numpy(dtype=float)
+        if len(values) and np.ptp(values) == 0:
+            return f"{named} is constant ({values[0]:g}) in the {len(values)} rows used{where}"
+    return (f"{' x '.join(term.split(':'))} does not vary (or repeats a main effect) in the "
+            f"{len(complete)} rows used{where}")
 
 
 def _columns_of(terms) -> list[str]:
@@ -363,22 +471,35 @@ def results_note(table: pd.DataFrame, *, groups: str | None = "employee", link: 
                  alpha: float = ALPHA) -> str:
     """Table note for :func:`run_hypotheses` results: model, intervals, Holm family, verdict rule.
 
-    Pass the same ``groups``, ``link`` and ``alpha`` as to :func:`run_hypotheses`.
+    Pass the same ``link`` and ``alpha`` as to :func:`run_hypotheses`, and the grouping column it
+    actually used (``usable_groups(data, groups)[0]``: None when the study has no such column).
     """
     check_dataframe("table", table)
     check_option("link", link, LINKS)
     check_number("alpha", alpha, low=1e-6, high=0.5)
+    untested = int(table["verdict"].eq("not testable").sum()) if "verdict" in table.columns else 0
+    rule = VERDICT_RULE
+    if not untested:
+        family = f"over the {len(table)} rows"
+    else:
+        rule = VERDICT_RULE.replace("family of all rows", "family of the tested rows") + " " + NOT_TESTABLE_RULE
+        tested = len(table) - untested
+        family = f"over the {tested} tested rows" if tested else "not applied (no row could be tested)"
     return (
         f"Estimates on the latent {link} scale of a cumulative-{link} model of overall satisfaction "
         f"(1-5){' with a random intercept per ' + groups if groups else ''}; "
         f"{int(round((1 - alpha) * 100))}% Wald intervals (H10: Wald on the log-SD scale; H11: Monte "
-        f"Carlo). p_holm: Holm correction over the {len(table)} rows. {VERDICT_RULE}"
+        f"Carlo). p_holm: Holm correction {family}. {rule}"
     )
 
 
 # ----------------------------------------------------------------------------------------------
 # The test of all hypotheses
 # ----------------------------------------------------------------------------------------------
+_EMPTY = {"estimate": np.nan, "std_error": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+          "p_value": np.nan, "n": np.nan}
+
+
 def run_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None = "employee",
                    link: str = "logit", nagq: int = 1, alpha: float = ALPHA,
                    hypotheses: Sequence[str] | None = None, n_draws: int = 100_000,
@@ -389,12 +510,14 @@ def run_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None 
     ----------
     data : pandas.DataFrame
         Processed encounters (``encounters.parquet``); rows without a satisfaction rating or with a
-        missing behaviour code are left out of the models that need them.
+        missing behaviour code are left out of the models that need them. Needs ``sat_overall``
+        and at least one behaviour; claims whose variables are absent are ``not testable``.
     ground_truth : dict or path, optional
         The simulated study's ``ground_truth.json``: adds ``true_value`` and ``ci_covers_truth``.
     groups : str or None
-        Random-intercept column (default ``"employee"``); None fits fixed-effects models and
-        leaves H10 untested.
+        Random-intercept column (default ``"employee"``); None — or a column that ``data`` does
+        not have, or with fewer than two groups — fits fixed-effects models and makes H10
+        ``not testable`` (see :func:`usable_groups`).
     link : {"logit", "probit"}
     nagq : int
         Quadrature nodes of the ordinal mixed model (1 = Laplace).
@@ -411,10 +534,14 @@ def run_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None 
     -------
     pandas.DataFrame
         One row per tested term: ``hypothesis, claim, term, expected, estimate, std_error,
-        ci_low, ci_high, p_value, p_holm, verdict, n, subset, definition`` (+ ``true_value,
-        ci_covers_truth`` with ground truth). The table note (model, intervals, verdict rule)
-        comes from :func:`results_note`; ``attrs["note"]`` and ``attrs["models"]`` (the fitted
-        models) are a convenience only: pandas operations may drop them.
+        ci_low, ci_high, p_value, p_holm, verdict, n, subset, definition, reason`` (+
+        ``true_value, ci_covers_truth`` with ground truth). ``verdict`` is one of
+        :data:`VERDICTS`; ``reason`` is empty for tested rows and says which variable is
+        missing, empty or constant for ``not testable`` ones (their estimates and p values are
+        NaN and they are not in the Holm family). The table note (model, intervals, verdict
+        rule) comes from :func:`results_note`; ``attrs["note"]``, ``attrs["groups"]`` (the
+        grouping column used) and ``attrs["models"]`` (the fitted models) are a convenience
+        only: pandas operations may drop them.
 
     Notes
     -----
@@ -425,9 +552,13 @@ def run_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None 
     (:func:`svcresearch.effects.lr_test_variance_component`); its interval maps the Wald interval
     of the log-SD (:func:`svcresearch.effects.icc_interval`). H11's indirect effect a·b has a Monte Carlo interval
     (Preacher & Selig 2012; a and b treated as independent, as they come from separate models)
-    and a Sobel (delta-method) p value. Validated on simulated studies with known truth
+    and a Sobel (delta-method) p value. A model with fewer than :data:`MIN_RATED` complete rated
+    encounters, or whose fit raises ValueError (e.g. a constant outcome), is not fitted and its
+    claims are ``not testable`` with the reason. Validated on simulated studies with known truth
     (tests/test_hypotheses.py): deterministic verdicts, the truly-null H12 not supported, large
-    effects supported, intervals covering most true values.
+    effects supported, intervals covering most true values; on partial studies (no second coder,
+    no operations log, reduced codebook: tests/test_partial_study.py) the claims without their
+    variables are ``not testable`` with the variable named.
     """
     from svcresearch.models import fit_ordinal
 
@@ -450,61 +581,120 @@ def run_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None 
     truth = true_values(gt)
     confidence = 1.0 - alpha
 
-    frame = analysis_frame(data, groups=groups)
+    used_groups, no_groups_reason = usable_groups(data, groups)
+    frame = analysis_frame(data, groups=used_groups)
     models: dict[str, object] = {}
+    failures: dict[str, str] = {}
+
+    def subset_rows(subset):
+        """(rows of the subset, reason it cannot be formed or '')."""
+        if subset == "failures" and "failure" not in frame.columns:
+            return None, "'service_failure' is not in the data, so the failures subset cannot be formed"
+        sub = _subset(frame, subset)
+        if subset != "all" and not len(sub):
+            return None, f"no {subset.replace('_', '-')} encounters in the data"
+        return sub, ""
 
     def fit(key, subset, extra=(), with_groups=True):
-        if key not in models:
-            sub = _subset(frame, subset)
-            if extra:
-                sub = sub.dropna(subset=list(extra))
-            formula = model_formula(sub, extra=extra)
-            models[key] = fit_ordinal(sub, formula, groups=groups if with_groups else None, link=link,
-                                      nagq=nagq, confidence=confidence)
-        return models[key]
+        """(fitted model or None, reason it was not fitted)."""
+        if key not in models and key not in failures:
+            sub, why = subset_rows(subset)
+            if sub is not None and extra:
+                missing = [c for c in extra if c not in sub.columns]
+                if missing:
+                    why = f"'{missing[0]}' is not in the data"
+                else:
+                    sub = sub.dropna(subset=list(extra))
+            if not why:
+                formula = model_formula(sub, extra=extra)
+                n_rows = len(_model_rows(sub)[0].dropna(subset=list(extra)))
+                where = "" if subset == "all" else f" among {subset.replace('_', '-')} encounters"
+                if n_rows < MIN_RATED:
+                    why = (f"only {n_rows} rated encounters with complete codes{where}; a model needs at "
+                           f"least {MIN_RATED}")
+                else:
+                    try:
+                        models[key] = fit_ordinal(sub, formula, groups=used_groups if with_groups else None,
+                                                  link=link, nagq=nagq, confidence=confidence)
+                    except ValueError as exc:  # e.g. a constant outcome in the rows used
+                        why = f"the model could not be fitted{where}: {exc}"
+            if why:
+                failures[key] = why
+        return models.get(key), failures.get(key, "")
+
+    def absent(columns):
+        """Reason when a variable of the claim is not a column of ``data`` at all, else ''."""
+        for c in columns:
+            source = _SOURCE_COLUMN.get(c, c)
+            if source not in data.columns:
+                return f"'{source}' is not in the data"
+        return ""
+
+    def missing_term(res, sub_key, subset, weights):
+        """Reason when a weighted term is not in the fitted model (absent/constant), else ''."""
+        fitted = set(res.params["term"])
+        for term in weights:
+            if term not in fitted:
+                sub, _ = subset_rows(subset)
+                if sub_key.startswith("mediator"):
+                    sub = sub.dropna(subset=["felt_valued"])
+                return _why_not(sub, data.columns, term, subset)
+        return ""
 
     rows = []
     for h in selected:
         for t in h.tests:
             row = {"hypothesis": h.id, "claim": h.claim, "term": t.term,
                    "expected": "> 0" if t.expected > 0 else "< 0"}
+            reason = ""
             if t.kind == "coefficient":
-                res = fit(f"main:{h.subset}", h.subset)
-                c = contrast(res, dict(t.weights), label=t.term, confidence=confidence).iloc[0]
-                row |= {"estimate": c["estimate"], "std_error": c["std_error"], "ci_low": c["ci_low"],
-                        "ci_high": c["ci_high"], "p_value": c["p_value"], "n": res.nobs}
+                reason = absent(_columns_of(t.weights))
+                if not reason:
+                    res, reason = fit(f"main:{h.subset}", h.subset)
+                    reason = reason or missing_term(res, "main", h.subset, t.weights)
+                if not reason:
+                    c = contrast(res, dict(t.weights), label=t.term, confidence=confidence).iloc[0]
+                    row |= {"estimate": c["estimate"], "std_error": c["std_error"], "ci_low": c["ci_low"],
+                            "ci_high": c["ci_high"], "p_value": c["p_value"], "n": res.nobs}
             elif t.kind == "icc":
-                if groups is None:
-                    row |= {"estimate": np.nan, "std_error": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-                            "p_value": np.nan, "n": np.nan}
-                else:
-                    full = fit(f"main:{h.subset}", h.subset)
-                    reduced = fit(f"fixed:{h.subset}", h.subset, with_groups=False)
+                reason = no_groups_reason
+                if not reason:
+                    full, reason = fit(f"main:{h.subset}", h.subset)
+                if not reason:
+                    reduced, reason = fit(f"fixed:{h.subset}", h.subset, with_groups=False)
+                if not reason:
                     lr = lr_test_variance_component(full, reduced).iloc[0]
                     interval = icc_interval(full, link=link, confidence=confidence).iloc[0]
                     row |= interval.to_dict() | {"p_value": lr["p_value"], "n": full.nobs}
             else:  # indirect effect of a genuine smile through felt_valued
-                if "felt_valued" not in frame.columns:
-                    raise ValueError("`data` needs a 'felt_valued' column to test H11 (mediation).")
-                res_b = fit(f"mediator:{h.subset}", h.subset, extra=("felt_valued",))
-                est_b, vcov_b = res_b.params.set_index("term")["estimate"], res_b.vcov
-                b, se_b = float(est_b["felt_valued"]), math.sqrt(float(vcov_b.loc["felt_valued", "felt_valued"]))
-                sub = _subset(frame, h.subset).dropna(subset=["felt_valued", "smile_polite", "smile_genuine"])
-                X = np.column_stack([np.ones(len(sub)), sub["smile_polite"], sub["smile_genuine"]])
-                yv = sub["felt_valued"].to_numpy(float)
-                xtx_inv = np.linalg.inv(X.T @ X)
-                coef = xtx_inv @ X.T @ yv
-                resid = yv - X @ coef
-                se_a = math.sqrt(xtx_inv[2, 2] * (resid @ resid) / (len(yv) - 3))
-                a = float(coef[2])
-                rng = np.random.default_rng(seed)
-                draws = rng.normal(a, se_a, n_draws) * rng.normal(b, se_b, n_draws)
-                se_ab = math.sqrt(a**2 * se_b**2 + b**2 * se_a**2)
-                row |= {"estimate": a * b, "std_error": se_ab,
-                        "ci_low": float(np.quantile(draws, alpha / 2)),
-                        "ci_high": float(np.quantile(draws, 1 - alpha / 2)),
-                        "p_value": float(2 * stats.norm.sf(abs(a * b) / se_ab)), "n": res_b.nobs}
-            row |= {"subset": h.subset, "definition": t.definition}
+                reason = absent(["smile_genuine", "felt_valued"])
+                if not reason:
+                    res_b, reason = fit(f"mediator:{h.subset}", h.subset, extra=("felt_valued",))
+                    reason = reason or missing_term(res_b, "mediator", h.subset, {"smile_genuine": 1.0})
+                if not reason:
+                    est_b, vcov_b = res_b.params.set_index("term")["estimate"], res_b.vcov
+                    b = float(est_b["felt_valued"])
+                    se_b = math.sqrt(float(vcov_b.loc["felt_valued", "felt_valued"]))
+                    sub = _subset(frame, h.subset).dropna(subset=["felt_valued", "smile_polite", "smile_genuine"])
+                    # a polite smile is a covariate only when it occurs (else X would be singular)
+                    covariates = [sub["smile_polite"]] if np.ptp(sub["smile_polite"].to_numpy(float)) > 0 else []
+                    X = np.column_stack([np.ones(len(sub)), *covariates, sub["smile_genuine"]])
+                    yv = sub["felt_valued"].to_numpy(float)
+                    xtx_inv = np.linalg.inv(X.T @ X)
+                    coef = xtx_inv @ X.T @ yv
+                    resid = yv - X @ coef
+                    se_a = math.sqrt(xtx_inv[-1, -1] * (resid @ resid) / (len(yv) - X.shape[1]))
+                    a = float(coef[-1])
+                    rng = np.random.default_rng(seed)
+                    draws = rng.normal(a, se_a, n_draws) * rng.normal(b, se_b, n_draws)
+                    se_ab = math.sqrt(a**2 * se_b**2 + b**2 * se_a**2)
+                    row |= {"estimate": a * b, "std_error": se_ab,
+                            "ci_low": float(np.quantile(draws, alpha / 2)),
+                            "ci_high": float(np.quantile(draws, 1 - alpha / 2)),
+                            "p_value": float(2 * stats.norm.sf(abs(a * b) / se_ab)), "n": res_b.nobs}
+            if reason:
+                row |= _EMPTY
+            row |= {"subset": h.subset, "definition": t.definition, "reason": reason}
             if gt is not None:
                 row["true_value"] = truth.get(t.term, np.nan)
             rows.append(row)
@@ -514,12 +704,14 @@ def run_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None 
     sign = np.sign(table["estimate"].to_numpy(dtype=float))
     expected = np.where(table["expected"] == "> 0", 1.0, -1.0)
     significant = table["p_holm"].to_numpy(dtype=float) < alpha
-    table["verdict"] = np.where(significant & (sign == expected), "supported",
-                                np.where(significant & (sign == -expected), "opposite direction",
-                                         "not supported"))
+    untestable = table["reason"].ne("").to_numpy()
+    table["verdict"] = np.where(untestable, "not testable",
+                                np.where(significant & (sign == expected), "supported",
+                                         np.where(significant & (sign == -expected), "opposite direction",
+                                                  "not supported")))
     table["n"] = table["n"].astype("Int64")
     columns = ["hypothesis", "claim", "term", "expected", "estimate", "std_error", "ci_low", "ci_high",
-               "p_value", "p_holm", "verdict", "n", "subset", "definition"]
+               "p_value", "p_holm", "verdict", "n", "subset", "definition", "reason"]
     if gt is not None:
         tv = table["true_value"].to_numpy(dtype=float)
         covered = (table["ci_low"].to_numpy(dtype=float) <= tv) & (tv <= table["ci_high"].to_numpy(dtype=float))
@@ -528,6 +720,7 @@ def run_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None 
         table.loc[~known_ci, "ci_covers_truth"] = pd.NA
         columns += ["true_value", "ci_covers_truth"]
     table = table[columns]
-    table.attrs["note"] = results_note(table, groups=groups, link=link, alpha=alpha)
+    table.attrs["note"] = results_note(table, groups=used_groups, link=link, alpha=alpha)
+    table.attrs["groups"] = used_groups
     table.attrs["models"] = models
     return table
