@@ -592,7 +592,8 @@ def run_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None 
             return None, "'service_failure' is not in the data, so the failures subset cannot be formed"
         sub = _subset(frame, subset)
         if subset != "all" and not len(sub):
-            return None, f"no {subset.replace('_', '-')} encounters in the data"
+            return None, ("'service_failure' is never yes, so there is no failure to test this on"
+                          if subset == "failures" else "no face-to-face encounter in the data ('channel')")
         return sub, ""
 
     def fit(key, subset, extra=(), with_groups=True):

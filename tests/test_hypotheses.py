@@ -79,7 +79,8 @@ def test_registry_covers_h1_to_h12_with_sources():
 def test_table_shape_and_verdict_rule(table):
     assert table.columns.tolist() == ["hypothesis", "claim", "term", "expected", "estimate", "std_error",
                                       "ci_low", "ci_high", "p_value", "p_holm", "verdict", "n", "subset",
-                                      "definition", "true_value", "ci_covers_truth"]
+                                      "definition", "reason", "true_value", "ci_covers_truth"]
+    assert (table["reason"] == "").all() and "not testable" not in set(table["verdict"])
     assert len(table) == len(hyp.registry())
     assert set(table["verdict"]) <= set(hyp.VERDICTS)
     note = hyp.results_note(table)
@@ -143,11 +144,13 @@ def test_errors(study):
     with pytest.raises(ValueError, match="`hypotheses` must be one of"):
         hyp.run_hypotheses(study, hypotheses=["H13"])
     with pytest.raises(ValueError, match="missing column"):
-        hyp.run_hypotheses(study.drop(columns=["smile"]))
+        hyp.run_hypotheses(study.drop(columns=["sat_overall"]))
+    with pytest.raises(ValueError, match="at least one coded behaviour column"):
+        hyp.analysis_frame(study[["sat_overall", "channel", "wait_min"]])
     with pytest.raises(ValueError, match="'effects'"):
         hyp.run_hypotheses(study, ground_truth={"seed": 1}, hypotheses=["H2"])
     with pytest.raises(ValueError, match="`groups` must name a column of `data`; got 'nope'"):
-        hyp.run_hypotheses(study, groups="nope", hypotheses=["H2"])
+        hyp.analysis_frame(study, groups="nope")
     with pytest.raises(TypeError, match="`groups` must be a column name or None"):
         hyp.analysis_frame(study, groups=3)
     with pytest.raises(ValueError, match="`link` must be one of 'logit', 'probit'"):
@@ -199,3 +202,48 @@ def test_true_values_reads_the_shipped_ground_truth():
 
     gt = json.loads(path.read_text(encoding="utf-8"))
     assert truth["channel_phone"] == gt["parameters"]["latent"]["beta"]["channel[phone]"]
+
+
+def test_partial_frame_untestable_rows_named_and_outside_holm(study):
+    """A study without employee, referral and upselling, and without any service failure."""
+    from statsmodels.stats.multitest import multipletests
+
+    part = study.drop(columns=["employee", "referral", "referral_status", "upselling", "upselling_status"])
+    part["service_failure"] = pd.array([False] * len(part), dtype="boolean")
+    table = hyp.run_hypotheses(part)
+    assert table.attrs["groups"] is None
+    t = table.set_index("term")
+    assert set(table["verdict"]) <= set(hyp.VERDICTS)
+    untestable = {"icc_employee": "column 'employee' is not in the data",
+                  "referral": "'referral' is not in the data", "upselling": "'upselling' is not in the data",
+                  "apology - explanation": "'service_failure' is never yes",
+                  "service_failure:returning_customer": "'service_failure' is constant (0)",
+                  "abs(service_failure) - resolved": "'service_failure' is constant (0)"}
+    for term, reason in untestable.items():
+        assert t.loc[term, "verdict"] == "not testable", term
+        assert reason in t.loc[term, "reason"], (term, t.loc[term, "reason"])
+        assert np.isnan(t.loc[term, "estimate"]) and np.isnan(t.loc[term, "p_holm"])
+    tested = table.loc[table["verdict"] != "not testable"]
+    assert len(tested) == len(table) - len(untestable) and (tested["reason"] == "").all()
+    # Holm family = the tested rows only (reference: statsmodels' multipletests on those rows)
+    np.testing.assert_allclose(tested["p_holm"], multipletests(tested["p_value"], method="holm")[1], rtol=1e-12)
+    note = hyp.results_note(table, groups=table.attrs["groups"])
+    assert f"over the {len(tested)} tested rows" in note and "Not testable" in note
+    assert "random intercept" not in note
+    # the groups=None path: the same fixed-effects model as asking for no groups explicitly
+    explicit = hyp.run_hypotheses(part, groups=None, hypotheses=["H2", "H10"])
+    np.testing.assert_allclose(explicit.set_index("term").loc["greeting", "estimate"], t.loc["greeting", "estimate"],
+                               rtol=1e-12)
+    assert explicit.set_index("term").loc["icc_employee", "reason"] == "no grouping column was requested (groups=None)"
+    # the main model drops the absent and constant terms and keeps the rest
+    formula = hyp.model_formula(hyp.analysis_frame(part, groups=None))
+    assert "referral" not in formula and "upselling" not in formula and "service_failure" not in formula
+    assert "greeting" in formula and "returning_customer" in formula
+
+
+def test_too_few_rated_encounters_make_every_row_untestable(study):
+    small = study.dropna(subset=["sat_overall"]).head(hyp.MIN_RATED - 1)
+    table = hyp.run_hypotheses(small)
+    assert (table["verdict"] == "not testable").all()
+    assert table["reason"].str.contains(f"a model needs at least {hyp.MIN_RATED}").all()
+    assert "no row could be tested" in hyp.results_note(table)
