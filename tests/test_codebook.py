@@ -283,3 +283,24 @@ def test_parse_datetime_keeps_index_and_first_matching_layout():
     assert by_text["2.3.2026 KLO 10.15"] == pd.Timestamp("2026-03-02 10:15")
     assert by_text["46083.43"] == pd.Timestamp("2026-03-02 10:19:12")
     assert pd.isna(by_text["31.2.2026"]) and pd.isna(by_text["abc"])
+
+
+# --- identifiers: values already canonical are kept as they are -------------------------------
+_ID_TEXT = st.lists(st.sampled_from(["ENC-", "enc", "E-", "S2-", "-", " ", "0", "00", "7", "123456", "000001",
+                                     "٣", "x", "ä", "", "1234567"]), max_size=4).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ID_TEXT | st.none(), min_size=1, max_size=30),
+       st.sampled_from(["ENC-{:06d}", "E-{:05d}", "S2-{:04d}", "{:03d}", "ID{:06d}x"]))
+def test_canonical_id_fast_path_matches_the_digit_rule(raw, fmt):
+    # reference: the documented rule applied to every value (digits -> integer -> zero-padded)
+    from svcresearch.codebook import _canonical_digits
+
+    m = re.fullmatch(r"([^{}]*)\{:0(\d+)d\}([^{}]*)", fmt)
+    values = pd.Series(raw, index=np.arange(len(raw))[::-1], dtype="string")
+    want = _canonical_digits(values, m.group(1), int(m.group(2)), m.group(3))
+    pd.testing.assert_series_equal(canonical_id(values, fmt), want)
+    # hand-checked examples: an already canonical id is unchanged, others are rebuilt
+    assert canonical_id(pd.Series(["ENC-000123", "enc 123", "ENC-0001234"]), "ENC-{:06d}").tolist() == \
+        ["ENC-000123", "ENC-000123", "ENC-001234"]
