@@ -377,6 +377,40 @@ def model_formula(frame: pd.DataFrame, *, extra: Sequence[str] = ()) -> str:
     return "sat_overall ~ " + (" + ".join(terms) if terms else "1")
 
 
+def model_problem(frame: pd.DataFrame, *, extra: Sequence[str] = (), where: str = "",
+                  require_terms: bool = True) -> str:
+    """Why the main model cannot be fitted on ``frame``; ``""`` when it can.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        An :func:`analysis_frame` (or a subset of one).
+    extra : list of str
+        Further model columns (rows missing them are not used).
+    where : str
+        Text naming the subset in the message (e.g. ``" among face-to-face encounters"``).
+    require_terms : bool
+        Also report a model with no term that varies (thresholds only).
+
+    Returns
+    -------
+    str
+        One clause for a sentence ("only 4 rated encounters with complete codes; a model needs
+        at least 30"), or ``""``. Checks, in order: fewer than :data:`MIN_RATED` complete rated
+        encounters, a satisfaction rating with a single value, no varying term.
+    """
+    check_dataframe("frame", frame, columns=["sat_overall"])
+    complete = _model_rows(frame)[0].dropna(subset=list(extra))
+    n = len(complete)
+    if n < MIN_RATED:
+        return f"only {n} rated encounters with complete codes{where}; a model needs at least {MIN_RATED}"
+    if complete["sat_overall"].nunique() < 2:
+        return f"overall satisfaction takes a single value in the {n} rows used{where}"
+    if require_terms and model_formula(frame, extra=extra).endswith("~ 1"):
+        return f"no coded behaviour or context variable varies in the {n} rows used{where}"
+    return ""
+
+
 def _why_not(frame: pd.DataFrame, data_columns, term: str, subset: str) -> str:
     """Which variable makes ``term`` untestable in ``frame`` (one readable clause)."""
     complete, usable = _model_rows(frame)
@@ -608,12 +642,10 @@ def run_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None 
                     sub = sub.dropna(subset=list(extra))
             if not why:
                 formula = model_formula(sub, extra=extra)
-                n_rows = len(_model_rows(sub)[0].dropna(subset=list(extra)))
                 where = "" if subset == "all" else f" among {subset.replace('_', '-')} encounters"
-                if n_rows < MIN_RATED:
-                    why = (f"only {n_rows} rated encounters with complete codes{where}; a model needs at "
-                           f"least {MIN_RATED}")
-                else:
+                # a thresholds-only model still fits; its absent terms are named per row below
+                why = model_problem(sub, extra=extra, where=where, require_terms=False)
+                if not why:
                     try:
                         models[key] = fit_ordinal(sub, formula, groups=used_groups if with_groups else None,
                                                   link=link, nagq=nagq, confidence=confidence)
