@@ -900,17 +900,17 @@ def _rows_for(frame: pd.DataFrame, ids: pd.Index, columns: list[str]) -> pd.Data
     return frame[columns].iloc[pos].reset_index(drop=True)
 
 
-def _by_spine_position(frame: pd.DataFrame, spine: pd.Index) -> pd.DataFrame:
+def _by_spine_position(frame: pd.DataFrame, pos: np.ndarray, n: int) -> pd.DataFrame:
     """``frame.reindex(spine)`` for a frame indexed by unique encounter ids, with a RangeIndex.
 
-    The ids are looked up once (:func:`_positions`) and the frame is reindexed by integer spine
-    positions: the same rows, NA rows and dtype promotions as reindexing by the id strings,
-    without pandas turning a million ids into Python objects for its hash table.
+    ``pos`` is each row's spine position (:func:`_positions`; -1: not in the spine) and ``n``
+    the spine's length. Reindexing by integer positions gives the same rows, NA rows and dtype
+    promotions as reindexing by the id strings, without pandas turning a million ids into
+    Python objects for its hash table.
     """
-    pos = _positions(pd.Series(frame.index.array), spine)
     by_pos = frame.iloc[np.flatnonzero(pos >= 0)]
     by_pos.index = pd.Index(pos[pos >= 0])
-    return by_pos.reindex(pd.RangeIndex(len(spine))).reset_index(drop=True)
+    return by_pos.reindex(pd.RangeIndex(n)).reset_index(drop=True)
 
 
 def _level_codes(values: pd.Series, levels: list[str]) -> np.ndarray:
@@ -1002,6 +1002,7 @@ def _sorted_codings(coding: pd.DataFrame, adjud, spine: pd.Index, ctx: pd.DataFr
     # behaviours that other behaviours' rules read (e.g. referral reads resolved)
     referenced = {c.variable for b in codebook.behaviours for c in b.applicable_if} & behaviour_names
     masked: dict[str, pd.Series] = {}   # behaviour values as the rules of later behaviours see them
+    gathered: dict[str, pd.Series] = {}  # context columns, one row per coding record
 
     def source(variable):
         if variable in behaviour_names and variable in coding:
@@ -1009,7 +1010,10 @@ def _sorted_codings(coding: pd.DataFrame, adjud, spine: pd.Index, ctx: pd.DataFr
                 masked[variable] = coding[variable].iloc[order].reset_index(drop=True)
             return masked[variable]
         if variable in ctx:
-            return ctx[variable].iloc[cod.enc].reset_index(drop=True)
+            # gathered once: most behaviours' rules read the same context column (channel)
+            if variable not in gathered:
+                gathered[variable] = ctx[variable].iloc[cod.enc].reset_index(drop=True)
+            return gathered[variable]
         return pd.Series(pd.NA, index=pd.RangeIndex(len(order)))
 
     for b in codebook.behaviours:
@@ -1109,7 +1113,7 @@ def _assemble(study, codebook, key, spine, ops, coding, adjud, survey, survey_ta
     enc["video_coded"] = False
     vid_cols = list(VIDEO_COLUMNS.values())
     if video is not None:
-        v = _by_spine_position(video, spine)
+        v = _by_spine_position(video, _positions(pd.Series(video.index.array), spine), n_enc)
         enc["video_coded"] = v["video_coded"].fillna(False).astype(bool).to_numpy()
         for c in vid_cols:
             enc[c] = v[c].reset_index(drop=True) if c in v else pd.NA
@@ -1124,11 +1128,12 @@ def _assemble(study, codebook, key, spine, ops, coding, adjud, survey, survey_ta
         mode_by_file = {t.spec.rel: t.spec.mode for t in survey_tables}
         s = survey.drop_duplicates("encounter_id").set_index("encounter_id")
         s["survey_mode"] = s["source_file"].map(mode_by_file)
+        s = s[["survey_mode"] + [v.name for v in survey_out if v.name in s]]  # only what is output
     else:
         s = pd.DataFrame(index=pd.Index([], dtype="string"), columns=["survey_mode"])
-    sv = _by_spine_position(s, spine)
-    responded = np.zeros(n_enc, dtype=bool)
     s_pos = _positions(pd.Series(s.index.array), spine)
+    sv = _by_spine_position(s, s_pos, n_enc)
+    responded = np.zeros(n_enc, dtype=bool)
     responded[s_pos[s_pos >= 0]] = True
     enc["responded"] = responded
     enc["survey_mode"] = pd.Categorical(sv["survey_mode"] if "survey_mode" in sv else pd.NA,
