@@ -454,8 +454,12 @@ def _resolve_duplicates(tables: list[_Table], *, key: list[str], compare: list[s
                  else raw_at[c] for c in compare}
         headers = [t.headers for t in tables]
         cmp_vals = {c: conf[c].astype("string").fillna("\x00NA").to_numpy(dtype=object) for c in compare}
-        keys = conf[key].astype("string").fillna("").agg("\x1f".join, axis=1).to_numpy(dtype=object) \
-            if len(key) > 1 else conf[key[0]].astype("string").fillna("").to_numpy(dtype=object)
+        # one text key per record, joined column-wise in arrow (a row-wise agg(join) took ~1.5 s
+        # for the ~18k conflicting codings of a million encounters)
+        joined = conf[key[0]].astype("string").fillna("")
+        for c in key[1:]:
+            joined = joined + "\x1f" + conf[c].astype("string").fillna("")
+        keys = joined.to_numpy(dtype=object)
         key_txt = conf[key].astype("string").fillna("")
         for c in key:
             if c in codebook.variables and (codebook[c].role == "pii" or codebook[c].pseudonymise):
