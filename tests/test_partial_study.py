@@ -1,0 +1,111 @@
+"""The analysis notebooks run on a researcher's partial study, not only on the full default study.
+
+Two studies: a small simulation reduced the way real studies are (one coder — coder B's sheet and
+both BORIS exports dropped from ``study.yaml`` — and a codebook without ``upselling`` and
+``referral``), and the shipped worked example ``examples/own_study`` (6 encounters, one coder, no
+operations log). Notebooks 02-06 must execute top to bottom on both; what cannot be computed is
+skipped with one sentence, and the hypotheses table marks the claims without their variables
+``not testable`` with the reason.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from svcresearch import pipeline
+from svcresearch.clean import clean_study
+from svcresearch.simulate import simulate_study
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = [p for p in pipeline.list_notebooks(ROOT / "notebooks") if "02" <= p.name[:2] <= "06"]
+
+
+def _streams(path: Path) -> str:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors, f"{path.name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+    text = [o["text"] for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+            if o.get("output_type") == "stream"]
+    return "".join("".join(t) if isinstance(t, list) else t for t in text)
+
+
+def _run(raw: Path, base: Path) -> dict[str, str]:
+    processed, reports = base / "processed", base / "reports"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SVCRESEARCH_KEY", "partial-study-test")
+        clean_study(raw, out=processed, progress=False)
+    executed = pipeline.reproduce(raw=raw, processed=processed, reports=reports, notebooks=NOTEBOOKS, clean=False)
+    assert [p.name for p in executed] == [p.name for p in NOTEBOOKS]
+    return {p.name[:2]: _streams(p) for p in executed} | {"reports": reports, "processed": processed}
+
+
+@pytest.fixture(scope="module")
+def partial(tmp_path_factory):
+    base = tmp_path_factory.mktemp("partial")
+    raw = base / "raw"
+    simulate_study(n_encounters=600, seed=11, out=raw)
+    study = yaml.safe_load((raw / "study.yaml").read_text(encoding="utf-8"))
+    dropped = {"coding_coder_B.csv", "boris/video_aggregated.tsv", "boris/video_tabular.csv"}
+    assert dropped <= {f["path"] for f in study["files"]}
+    study["files"] = [f for f in study["files"] if f["path"] not in dropped]
+    (raw / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False), encoding="utf-8")
+    codebook = yaml.safe_load((raw / study["codebook"]).read_text(encoding="utf-8"))
+    for name in ("upselling", "referral"):
+        del codebook["variables"][name]
+    (raw / study["codebook"]).write_text(yaml.safe_dump(codebook, sort_keys=False, allow_unicode=True),
+                                         encoding="utf-8")
+    return _run(raw, base)
+
+
+def test_partial_study_reduced_codebook_and_one_coder(partial):
+    encounters = pd.read_parquet(partial["processed"] / "encounters.parquet")
+    assert "referral" not in encounters.columns and "upselling" not in encounters.columns
+    tables = partial["reports"] / "tables"
+    # 02: one coder -> one sentence, no reliability outputs
+    assert "Reliability skipped: this study has 1 coder(s) (A)" in partial["02"]
+    assert not (tables / "reliability_by_behaviour.csv").exists()
+    # 04/05: enough data, so the models ran and their tables were written
+    for name in ("table1_sample", "main_model", "proportional_odds", "simple_slopes", "mediation_h11", "key_drivers"):
+        assert (tables / f"{name}.csv").exists(), name
+    main = pd.read_csv(tables / "main_model.csv")
+    assert not main["Term"].str.contains("referral|upselling").any()
+    drivers = pd.read_csv(tables / "key_drivers.csv")
+    assert "upselling" not in set(drivers["Predictor"])
+    # 06: H12 (referral) and H7 upselling not testable, named; the rest tested
+    hyp = pd.read_csv(tables / "hypotheses.csv")
+    rows = hyp.set_index("Term")
+    for term in ("referral", "upselling"):
+        assert rows.loc[term, "Verdict"] == "not testable"
+        assert rows.loc[term, "Reason"] == f"'{term}' is not in the data"
+        assert pd.isna(rows.loc[term, "Estimate"])
+    tested = hyp.loc[hyp["Verdict"] != "not testable"]
+    assert len(tested) == len(hyp) - 2 and tested["Reason"].isna().all()
+    assert "Holm correction over the 16 tested rows" in (tables / "hypotheses.md").read_text(encoding="utf-8")
+    assert (partial["reports"] / "figures" / "hypotheses_forest.pdf").exists() or \
+        any((partial["reports"] / "figures").glob("hypotheses_forest.*"))
+
+
+@pytest.fixture(scope="module")
+def own_study(tmp_path_factory):
+    return _run(ROOT / "examples" / "own_study", tmp_path_factory.mktemp("own"))
+
+
+def test_own_study_pilot_every_model_skipped_with_a_sentence(own_study):
+    tables = own_study["reports"] / "tables"
+    assert "Reliability skipped" in own_study["02"]
+    assert "Scale reliability skipped" in own_study["03"] and (tables / "table1_sample.csv").exists()
+    assert "Main model skipped: only 4 rated encounters with complete codes; a model needs at least 30" in own_study["04"]
+    for section in ("Main model and simple slopes skipped", "Mediation (H11) skipped", "Key drivers skipped"):
+        assert section in own_study["05"]
+    assert "H10 (employee differences) is not testable" in own_study["06"]
+    for name in ("main_model", "simple_slopes", "mediation_h11", "key_drivers", "reliability_by_behaviour"):
+        assert not (tables / f"{name}.csv").exists(), name
+    hyp = pd.read_csv(tables / "hypotheses.csv")
+    assert (hyp["Verdict"] == "not testable").all() and hyp["Reason"].notna().all()
+    assert hyp.set_index("H").loc["H12", "Reason"] == "'referral' is not in the data"
+    assert "employee" in hyp.set_index("H").loc["H10", "Reason"]
