@@ -799,7 +799,7 @@ def _video(specs: list[FileSpec], codebook: Codebook, spine: pd.Index, quarantin
     for spec in specs:
         ev = io.read_boris(spec.path)
         ev = ev.copy()
-        ev["source_file"] = pd.Series([spec.rel] * len(ev), dtype="string", index=ev.index)
+        ev["source_file"] = _repeated(spec.rel, len(ev)).set_axis(ev.index)
         parts.append(ev)
     events = pd.concat(parts, ignore_index=True)
     events["_k"] = np.arange(len(events))
@@ -846,14 +846,16 @@ def _video(specs: list[FileSpec], codebook: Codebook, spine: pd.Index, quarantin
         quarantine.parts.append(vq[QUARANTINE_COLUMNS].astype(
             {"file": "string", "column": "string", "value": "string", "reason": "string",
              "detail": "string"}).assign(row=lambda x: x["row"].astype("int64")))
-    kept_k = set(valid["_k"].to_numpy().tolist()) if "_k" in valid else set()
+    # event numbers that survived validation, as a sorted array for np.isin (not a Python set)
+    kept_k = np.unique(valid["_k"].to_numpy()) if "_k" in valid else np.zeros(0, dtype=np.int64)
     if "_k" not in valid:
         raise RuntimeError("events.validate_events dropped the bookkeeping column; cannot account for events")
-    lost = np.array([k not in kept_k for k in ev["_k"].to_numpy()], dtype=bool)
+    lost = ~np.isin(ev["_k"].to_numpy(), kept_k)
     # events dropped by validate_events without an entry of their own still need one
     if lost.any():
         lev = ev.loc[lost]
-        have = set(zip(quarantine.frame()["file"].to_numpy(), quarantine.frame()["row"].to_numpy()))
+        so_far = quarantine.frame()
+        have = set(zip(so_far["file"].to_numpy(), so_far["row"].to_numpy()))
         silent = np.array([(f, r) not in have for f, r in zip(lev["source_file"], lev["source_row"])])
         if silent.any():
             raise RuntimeError("events.validate_events dropped events without a quarantine entry")
@@ -869,7 +871,7 @@ def _video(specs: list[FileSpec], codebook: Codebook, spine: pd.Index, quarantin
             video[dst] = feats[src]
     video["video_coded"] = True
     # per-file accounting, in events
-    kept_rows = events["_k"].isin(kept_k).to_numpy()
+    kept_rows = np.isin(events["_k"].to_numpy(), kept_k)
     files_report = []
     qf = quarantine.frame()
     for spec, part in zip(specs, parts):
