@@ -900,7 +900,7 @@ def _rows_for(frame: pd.DataFrame, ids: pd.Index, columns: list[str]) -> pd.Data
         (frame["encounter_id"].reset_index(drop=True) == pd.Series(ids.array)).fillna(False).all())
     if same:  # already in ids order (arrow comparison, no hash table)
         return frame[columns].reset_index(drop=True)
-    pos = pd.Index(frame["encounter_id"]).get_indexer(ids)
+    pos = _positions(pd.Series(ids.array), frame["encounter_id"])
     if (pos < 0).any():  # some ids absent: let reindex insert NA (and promote dtypes as it must)
         return frame.set_index("encounter_id")[columns].reindex(ids).reset_index(drop=True)
     return frame[columns].iloc[pos].reset_index(drop=True)
