@@ -636,8 +636,11 @@ def run_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None 
             sub, why = subset_rows(subset)
             if sub is not None and extra:
                 missing = [c for c in extra if c not in sub.columns]
+                empty = [c for c in extra if c in sub.columns and not sub.loc[sub["sat_overall"].notna(), c].notna().any()]
                 if missing:
                     why = f"'{missing[0]}' is not in the data"
+                elif empty:
+                    why = f"'{empty[0]}' has no value among the rated encounters"
                 else:
                     sub = sub.dropna(subset=list(extra))
             if not why:

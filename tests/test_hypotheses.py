@@ -241,6 +241,14 @@ def test_partial_frame_untestable_rows_named_and_outside_holm(study):
     assert "greeting" in formula and "returning_customer" in formula
 
 
+def test_empty_mediator_is_named(study):
+    table = hyp.run_hypotheses(study.assign(felt_valued=pd.NA), hypotheses=["H11"], groups=None)
+    assert table["verdict"].tolist() == ["not testable"]
+    assert table["reason"].iloc[0] == "'felt_valued' has no value among the rated encounters"
+    gone = hyp.run_hypotheses(study.drop(columns="felt_valued"), hypotheses=["H11"], groups=None)
+    assert gone["reason"].iloc[0] == "'felt_valued' is not in the data"
+
+
 def test_too_few_rated_encounters_make_every_row_untestable(study):
     small = study.dropna(subset=["sat_overall"]).head(hyp.MIN_RATED - 1)
     table = hyp.run_hypotheses(small)
