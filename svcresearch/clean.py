@@ -1383,15 +1383,35 @@ _ROW_GROUP_ROWS = 1024 * 1024
 
 def _write_parquet(df, path: Path):
     if isinstance(df, _LongTable):
-        with pq.ParquetWriter(path, df.slice(0, 0).schema, compression="zstd", write_statistics=True) as w:
-            for start in range(0, len(df), _ROW_GROUP_ROWS):
-                w.write_table(df.slice(start, min(start + _ROW_GROUP_ROWS, len(df))),
-                              row_group_size=_ROW_GROUP_ROWS)
-            if not len(df):
-                w.write_table(df.slice(0, 0))
+        _write_long(df, path)
         return
     table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
     pq.write_table(table, path, compression="zstd", write_statistics=True, row_group_size=_ROW_GROUP_ROWS)
+
+
+def _write_long(long_: _LongTable, path: Path):
+    """Write ``coding_long`` one row group at a time, building the next group while the
+    current one is encoded.
+
+    pyarrow releases the GIL while it encodes and compresses a row group, so a worker thread
+    can turn the next group's integer codes into arrow columns meanwhile; the groups are still
+    written in order, so the file is the same as when written one after the other.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = len(long_)
+    starts = list(range(0, n, _ROW_GROUP_ROWS))
+    with ThreadPoolExecutor(max_workers=1) as pool, \
+            pq.ParquetWriter(path, long_.slice(0, 0).schema, compression="zstd", write_statistics=True) as w:
+        pending = pool.submit(long_.slice, 0, min(_ROW_GROUP_ROWS, n)) if starts else None
+        for k, start in enumerate(starts):
+            group = pending.result()
+            if k + 1 < len(starts):
+                nxt = starts[k + 1]
+                pending = pool.submit(long_.slice, nxt, min(nxt + _ROW_GROUP_ROWS, n))
+            w.write_table(group, row_group_size=_ROW_GROUP_ROWS)
+        if not n:
+            w.write_table(long_.slice(0, 0))
 
 
 def _json_bytes(obj) -> bytes:
