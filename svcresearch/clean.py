@@ -269,6 +269,7 @@ class _Table:
     status: np.ndarray          # per row: "kept" / "merged" / "quarantined"
     read_info: dict
     ignored_columns: list
+    missing_columns: list = field(default_factory=list)
     headers: dict = field(default_factory=dict)   # variable -> column name as written in the file
 
 
@@ -308,6 +309,11 @@ def _read_file(spec: FileSpec, codebook: Codebook, quarantine: _Quarantine, reda
                          file=spec.path, column=outcomes[0] if outcomes else None)
     used = set(present.values())
     ignored = sorted(c for c in df.columns if c not in used and c not in ("source_row", "source_sheet"))
+    # codebook variables this kind of file should carry but this file lacks: not an error (a study
+    # may not record them), but never silent — the reports and the CLI name them. Absent personal
+    # data is no loss and is not listed.
+    absent = [v.column_in(spec.kind) for v in variables if v.name not in present and v.role != "pii"
+              and not (v.name == "coder" and coder_from_spec)]
     n = len(df)
     rows = df["source_row"].to_numpy(dtype=np.int64)
     data = {"source_file": _repeated(spec.rel, n), "source_row": pd.Series(rows, dtype="int64")}
@@ -334,6 +340,7 @@ def _read_file(spec: FileSpec, codebook: Codebook, quarantine: _Quarantine, reda
         problem["coder"] = pd.Series([pd.NA] * n, dtype="string")
     return _Table(spec=spec, data=data, raw=pd.DataFrame(raw), missing=missing, problem=problem,
                   status=np.full(n, "kept", dtype=object), read_info=info, ignored_columns=ignored,
+                  missing_columns=absent,
                   headers=dict(present))
 
 
@@ -731,7 +738,7 @@ def _clean(study: StudySpec, codebook: Codebook, key: bytes, bar) -> dict:
     for t in [t for spec in study.files if spec.kind != "boris"
               for t in all_tables if t.spec.rel == spec.rel] + ([adjud] if adjud is not None else []):
         files_report.append(_file_report(t.spec, len(t.status), t.status, qframe, t.read_info,
-                                         t.ignored_columns))
+                                         t.ignored_columns, t.missing_columns))
     for entry in video_files:
         files_report.append(entry)
     order = {s.rel: i for i, s in enumerate(study.files)}
@@ -767,7 +774,7 @@ def _kept(tables: list[_Table]) -> pd.DataFrame:
 
 
 def _file_report(spec: FileSpec, read: int, status: np.ndarray, qframe: pd.DataFrame, read_info: dict,
-                 ignored: list) -> dict:
+                 ignored: list, missing_columns: list = ()) -> dict:
     q = qframe[qframe["file"] == spec.rel]
     row_level = q[q["detail"].str.startswith(_ROW_DROPPED)]
     cell_level = q[q["detail"].str.startswith(_CELL_MISSING)]
@@ -782,6 +789,7 @@ def _file_report(spec: FileSpec, read: int, status: np.ndarray, qframe: pd.DataF
                                          cell_level.groupby("reason").size().items()},
         "quarantine_entries_by_reason": {str(k): int(v) for k, v in q.groupby("reason").size().items()},
         "ignored_columns": list(ignored),
+        "missing_columns": list(missing_columns),
         "read_info": read_info,
     }
 
@@ -1304,6 +1312,19 @@ def _report(study, codebook, files_report, qframe, link_counts, encounters, codi
     }
 
 
+def report_notes(report: dict) -> list[str]:
+    """One sentence per raw file that lacks columns its kind should carry (from the codebook).
+
+    The CLI prints these after cleaning and ``cleaning_report.md`` lists them, so a renamed or
+    forgotten column is never lost silently (its variable is empty in the outputs).
+    """
+    return [f"{e['file']} has no column for {', '.join(map(repr, e['missing_columns']))}: "
+            f"{'this variable is' if len(e['missing_columns']) == 1 else 'these variables are'} empty "
+            f"for its records (rename the column or set source_columns in the codebook if it exists "
+            f"under another name)"
+            for e in report["files"] if e.get("missing_columns")]
+
+
 def _report_md(report: dict) -> str:
     lines = [f"# Cleaning report: {report['study']}", "",
              "Every raw record is kept, merged as an exact duplicate, or quarantined "
@@ -1316,6 +1337,9 @@ def _report_md(report: dict) -> str:
                      f"{e['quarantined']} | {cells} |")
     t = report["totals"]
     lines.append(f"| **total** |  | {t['read']} | {t['kept']} | {t['merged']} | {t['quarantined']} |  |")
+    notes = report_notes(report)
+    if notes:
+        lines += ["", "## Columns the codebook expects but a file lacks", ""] + [f"- {n}" for n in notes]
     lines += ["", "## Quarantine entries by reason", "", "| reason | entries |", "|---|---:|"]
     for r, c in sorted(report["quarantine_entries_by_reason"].items()):
         lines.append(f"| {r} | {c} |")

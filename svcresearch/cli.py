@@ -74,10 +74,12 @@ def _run(args: argparse.Namespace) -> int:
                        overwrite=args.force, progress=not args.quiet)
         return 0
     if args.command == "clean":
-        from svcresearch.clean import clean_study
+        from svcresearch.clean import clean_study, report_notes
 
-        clean_study(args.raw or config.data_raw(), out=args.out or config.data_processed(),
-                    progress=not args.quiet)
+        report = clean_study(args.raw or config.data_raw(), out=args.out or config.data_processed(),
+                             progress=not args.quiet)
+        for note in report_notes(report):
+            print(f"svcresearch clean: note: {note}", file=sys.stderr)
         return 0
     if args.command == "reproduce":
         from svcresearch.pipeline import reproduce

@@ -97,10 +97,12 @@ def reproduce(*, raw: Path | None = None, processed: Path | None = None, reports
             if value is not None:
                 os.environ[_PATH_VARIABLES[key]] = str(Path(value).resolve())
         if clean:
-            from svcresearch.clean import clean_study
+            from svcresearch.clean import clean_study, report_notes
 
             print(f"cleaning {config.data_raw()} -> {config.data_processed()}", flush=True)
-            clean_study(config.data_raw(), out=config.data_processed(), progress=True)
+            report = clean_study(config.data_raw(), out=config.data_processed(), progress=True)
+            for note in report_notes(report):
+                print(f"note: {note}", file=sys.stderr, flush=True)
         out_dir = config.reports() / "notebooks"
         executed = []
         for nb in notebooks if notebooks is not None else list_notebooks():

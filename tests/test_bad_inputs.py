@@ -362,3 +362,23 @@ def test_conflicting_operations_rows_do_not_leak_raw_identifiers(tmp_path, capsy
     text = (out / "quarantine.csv").read_text(encoding="utf-8")
     for raw_value in ("E-00777", "E-00001", "00777", "Maija", "Aino"):
         assert raw_value not in text, raw_value
+
+
+def test_renamed_column_is_named_not_silently_lost(tmp_path, capsys, monkeypatch):
+    # employee_id renamed: not required, so cleaning runs, but the CLI and both reports say which
+    # codebook column the file lacks (the employee pseudonym is empty for its records)
+    raw = make_study(tmp_path, ops=OPS.replace("employee_id", "staff_no", 1))
+    code, out, cap = run_clean(tmp_path, raw, capsys, monkeypatch)
+    assert code == 0, cap.err
+    notes = [line for line in cap.err.splitlines() if "note: operations.csv" in line]
+    assert len(notes) == 1 and "'employee_id'" in notes[0]
+    # the tiny coding sheet has no coded_at column: named too
+    assert any("note: coding_A.csv" in line and "'coded_at'" in line for line in cap.err.splitlines())
+    import json
+
+    report = json.loads((out / "cleaning_report.json").read_text())
+    ops_entry = next(e for e in report["files"] if e["file"] == "operations.csv")
+    assert ops_entry["missing_columns"] == ["employee_id"]
+    assert "staff_no" in ops_entry["ignored_columns"]
+    assert "operations.csv has no column for 'employee_id'" in (out / "cleaning_report.md").read_text()
+    assert pd.read_parquet(out / "encounters.parquet")["employee"].isna().all()
