@@ -56,7 +56,7 @@ print(time.perf_counter() - t, rows)
 
 _CLEAN = r"""
 import os, sys, time
-os.environ.setdefault("SVCRESEARCH_KEY", "benchmark")
+os.environ.setdefault("SVCRESEARCH_KEY", "benchmark-key-0123456789")
 from svcresearch.clean import clean_study
 t = time.perf_counter()
 rep = clean_study(sys.argv[1], out=sys.argv[2], progress=True)

@@ -64,7 +64,7 @@ def load_key(*, key_path: str | Path | None = None, create: bool = True) -> byte
     if key_path is None:
         env = os.environ.get(KEY_ENV)
         if env:
-            return env.encode("utf-8")
+            return _checked_key(env, where=f"environment variable {KEY_ENV}")
         key_path = config.PROJECT_ROOT / KEY_FILE_NAME
     key_path = Path(key_path)
     if not key_path.exists():
@@ -83,6 +83,17 @@ def load_key(*, key_path: str | Path | None = None, create: bool = True) -> byte
     key = key_path.read_text(encoding="ascii", errors="strict").strip()
     if not key:
         raise InputError("pseudonymisation key file is empty.", file=key_path)
+    return _checked_key(key, where=str(key_path))
+
+
+MIN_KEY_LENGTH = 16
+
+
+def _checked_key(key: str, *, where: str) -> bytes:
+    # a short key can be guessed, and then every pseudonym can be reversed by hashing candidate ids
+    if len(key) < MIN_KEY_LENGTH:
+        raise InputError(f"the pseudonymisation key in {where} has {len(key)} characters; expected at "
+                         f"least {MIN_KEY_LENGTH} (e.g. the 64 hex digits of secrets.token_hex(32)).")
     return key.encode("utf-8")
 
 

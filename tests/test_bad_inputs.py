@@ -53,7 +53,7 @@ def make_study(root: Path, *, ops=OPS, coding=CODING, survey=SURVEY, study=None,
 
 
 def run_clean(root: Path, raw: Path, capsys, monkeypatch):
-    monkeypatch.setenv("SVCRESEARCH_KEY", "test-key")
+    monkeypatch.setenv("SVCRESEARCH_KEY", "test-key-0123456789")
     out = root / "processed"
     code = cli.main(["clean", "--raw", str(raw), "--out", str(out), "--quiet"])
     return code, out, capsys.readouterr()
@@ -245,7 +245,7 @@ def test_unknown_sheet(tmp_path, capsys, monkeypatch):
 
 def test_output_inside_raw_folder(tmp_path, capsys, monkeypatch):
     raw = make_study(tmp_path)
-    monkeypatch.setenv("SVCRESEARCH_KEY", "k")
+    monkeypatch.setenv("SVCRESEARCH_KEY", "k-0123456789abcdef")
     code = cli.main(["clean", "--raw", str(raw), "--out", str(raw / "processed"), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "raw" in err[0]

@@ -63,7 +63,7 @@ def test_default_study_raw_unchanged(tmp_path, monkeypatch):
     raw = config.data_raw()
     if not (raw / "study.yaml").exists():
         pytest.skip("data/raw has no study")
-    monkeypatch.setenv("SVCRESEARCH_KEY", "test")
+    monkeypatch.setenv("SVCRESEARCH_KEY", "test-0123456789abcdef")
     before = _hash_tree(raw)
     clean_study(raw, out=tmp_path / "out", progress=False)
     assert _hash_tree(raw) == before
@@ -308,7 +308,7 @@ def test_existing_other_files_kept_and_outputs_replaced(study, tmp_path):
 
 
 def test_cli_clean_and_progress(study, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("SVCRESEARCH_KEY", "cli")
+    monkeypatch.setenv("SVCRESEARCH_KEY", "cli-0123456789abcdef")
     assert cli.main(["clean", "--raw", str(study["raw"]), "--out", str(tmp_path / "o")]) == 0
     err = capsys.readouterr().err
     assert "clean" in err  # tqdm bar on stderr
@@ -324,7 +324,7 @@ def test_own_study_example(tmp_path, monkeypatch, capsys):
 
     if (raw / "make_coding_sheet.py").exists():
         subprocess.run([sys.executable, str(raw / "make_coding_sheet.py"), str(raw)], check=True)
-    monkeypatch.setenv("SVCRESEARCH_KEY", "own")
+    monkeypatch.setenv("SVCRESEARCH_KEY", "own-0123456789abcdef")
     assert cli.main(["clean", "--raw", str(raw), "--out", str(tmp_path / "out"), "--quiet"]) == 0, \
         capsys.readouterr().err
     enc = pd.read_parquet(tmp_path / "out" / "encounters.parquet")

@@ -74,8 +74,19 @@ def test_key_file_created_once_with_notice(tmp_path, monkeypatch, capsys):
 
 
 def test_env_key_wins_over_default_file(monkeypatch):
-    monkeypatch.setenv(privacy.KEY_ENV, "from-env")
-    assert privacy.load_key() == b"from-env"
+    monkeypatch.setenv(privacy.KEY_ENV, "from-env-0123456789")
+    assert privacy.load_key() == b"from-env-0123456789"
+
+
+def test_short_keys_are_refused(tmp_path, monkeypatch):
+    # a short key is guessable, and a guessed key reverses every pseudonym
+    monkeypatch.setenv(privacy.KEY_ENV, "short")
+    with pytest.raises(InputError, match="SVCRESEARCH_KEY has 5 characters; expected at least 16"):
+        privacy.load_key()
+    monkeypatch.delenv(privacy.KEY_ENV)
+    (tmp_path / "key").write_text("abc\n")
+    with pytest.raises(InputError, match="has 3 characters"):
+        privacy.load_key(key_path=tmp_path / "key")
 
 
 def test_default_key_file_is_git_ignored():
