@@ -664,7 +664,7 @@ def parse_datetime(values: pd.Series) -> pd.Series:
         serial = num.where((num > 20000) & (num < 80000))
         ok = serial.notna()
         if ok.any():
-            conv = pd.Timestamp("1899-12-30") + pd.to_timedelta(serial[ok] * 86400, unit="s").round("s")
+            conv = pd.Timestamp("1899-12-30") + pd.to_timedelta(serial[ok] * 86400, unit="s").dt.round("s")
             result.iloc[np.flatnonzero(todo)[ok.to_numpy()]] = conv.astype("datetime64[us]").to_numpy()
     return result
 

@@ -238,7 +238,7 @@ def _parse_datetime_every_layout(values: pd.Series) -> pd.Series:
     num = parse_number(s[todo])
     serial = num.where((num > 20000) & (num < 80000))
     ok = serial.notna()
-    conv = pd.Timestamp("1899-12-30") + pd.to_timedelta(serial[ok] * 86400, unit="s").round("s")
+    conv = pd.Timestamp("1899-12-30") + pd.to_timedelta(serial[ok] * 86400, unit="s").dt.round("s")
     out.loc[ok[ok].index] = conv.astype("datetime64[us]")
     return out
 
@@ -282,6 +282,8 @@ def test_parse_datetime_keeps_index_and_first_matching_layout():
     assert by_text["2026-03-02 10:15"] == pd.Timestamp("2026-03-02 10:15")
     assert by_text["2.3.2026 KLO 10.15"] == pd.Timestamp("2026-03-02 10:15")
     assert by_text["46083.43"] == pd.Timestamp("2026-03-02 10:19:12")
+    # Excel stores times as fractions of a day; 0.430001 d = 37152.0864 s, rounded to the second
+    assert parse_datetime(pd.Series(["46083.430001"], dtype="string")).iloc[0] == pd.Timestamp("2026-03-02 10:19:12")
     assert pd.isna(by_text["31.2.2026"]) and pd.isna(by_text["abc"])
 
 
