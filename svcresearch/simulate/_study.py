@@ -455,7 +455,12 @@ def boris_tables(t: dict, vid: np.ndarray, rng, rates: dict, params: dict) -> tu
                       _drift_lookup(obs_id, drift, drifted, ro[rows_drift]), unit="observation")
     tab_tab.set_cells("unpaired_start", "Behavior type", rates["unpaired_start"], "quarantine:unpaired_event",
                       np.flatnonzero(unpaired), tab["Behavior type"][unpaired], unit="state event")
-    info = {"n_video": int(k), "n_aggregated": int((~in_tab).sum()), "n_tabular": int(in_tab.sum()),
+    # an observation in which nothing was coded has no row in an events export (as in BORIS):
+    # count what the exports hold, and say how many sampled observations they cannot show
+    has_events = np.zeros(k, bool)
+    has_events[ev["obs"]] = True
+    info = {"n_video": int(has_events.sum()), "n_aggregated": int((~in_tab & has_events).sum()),
+            "n_tabular": int((in_tab & has_events).sum()), "n_video_without_events": int((~has_events).sum()),
             "video_encounters": (vid + 1)}
     return agg_tab, tab_tab, info
 
