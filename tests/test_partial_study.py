@@ -3,7 +3,7 @@
 Two studies: a small simulation reduced the way real studies are (one coder — coder B's sheet and
 both BORIS exports dropped from ``study.yaml`` — and a codebook without ``upselling`` and
 ``referral``), and the shipped worked example ``examples/own_study`` (6 encounters, one coder, no
-operations log). Notebooks 02-06 must execute top to bottom on both; what cannot be computed is
+operations log). Every notebook must execute top to bottom on both; what cannot be computed is
 skipped with one sentence, and the hypotheses table marks the claims without their variables
 ``not testable`` with the reason.
 """
@@ -21,7 +21,7 @@ from svcresearch.clean import clean_study
 from svcresearch.simulate import simulate_study
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = [p for p in pipeline.list_notebooks(ROOT / "notebooks") if "02" <= p.name[:2] <= "06"]
+NOTEBOOKS = pipeline.list_notebooks(ROOT / "notebooks")
 
 
 def _streams(path: Path) -> str:
@@ -109,3 +109,20 @@ def test_own_study_pilot_every_model_skipped_with_a_sentence(own_study):
     assert (hyp["Verdict"] == "not testable").all() and hyp["Reason"].notna().all()
     assert hyp.set_index("H").loc["H12", "Reason"] == "'referral' is not in the data"
     assert "employee" in hyp.set_index("H").loc["H10", "Reason"]
+
+
+def test_study_without_survey_files_runs_the_overview_notebooks(tmp_path):
+    # the overview notebooks (study design, cleaning) show what a study has and say what it lacks
+    raw = tmp_path / "raw"
+    simulate_study(n_encounters=300, seed=5, out=raw)
+    study = yaml.safe_load((raw / "study.yaml").read_text(encoding="utf-8"))
+    study["files"] = [f for f in study["files"] if f["kind"] != "survey"]
+    (raw / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SVCRESEARCH_KEY", "partial-study-test")
+        clean_study(raw, out=tmp_path / "processed", progress=False)
+    overview = [p for p in NOTEBOOKS if p.name[:2] in ("00", "01")]
+    executed = pipeline.reproduce(raw=raw, processed=tmp_path / "processed", reports=tmp_path / "reports",
+                                  notebooks=overview, clean=False)
+    assert "No survey file with an ordinal outcome in this study" in _streams(executed[0])
+    _streams(executed[1])
