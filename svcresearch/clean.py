@@ -140,9 +140,11 @@ def load_study(raw_dir: str | Path) -> StudySpec:
                          "files with their kinds (docs/own_data.md).", file=path)
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text; save study.yaml as UTF-8.", file=path) from None
+    except yaml.YAMLError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise InputError(f"not valid UTF-8 YAML ({first}).", file=path) from None
+        raise InputError(f"not valid YAML ({first}).", file=path) from None
     if not isinstance(spec, dict):
         raise InputError("expected a mapping with keys name, codebook, files.", file=path)
     unknown = set(spec) - _STUDY_KEYS
@@ -273,7 +275,8 @@ class _Table:
     headers: dict = field(default_factory=dict)   # variable -> column name as written in the file
 
 
-def _read_file(spec: FileSpec, codebook: Codebook, quarantine: _Quarantine, redact) -> _Table:
+def _read_file(spec: FileSpec, codebook: Codebook, quarantine: _Quarantine, redact, *,
+               adjudication: bool = False) -> _Table:
     from svcresearch import io
 
     df = io.read_table(spec.path, **spec.options)
@@ -314,6 +317,8 @@ def _read_file(spec: FileSpec, codebook: Codebook, quarantine: _Quarantine, reda
     # data is no loss and is not listed.
     absent = [v.column_in(spec.kind) for v in variables if v.name not in present and v.role != "pii"
               and not (v.name == "coder" and coder_from_spec)]
+    if adjudication:
+        absent = []  # an adjudication file decides only the behaviours it has columns for
     n = len(df)
     rows = df["source_row"].to_numpy(dtype=np.int64)
     data = {"source_file": _repeated(spec.rel, n), "source_row": pd.Series(rows, dtype="int64")}
@@ -638,7 +643,7 @@ def _clean(study: StudySpec, codebook: Codebook, key: bytes, bar) -> dict:
         bar.update()
     adjud = None
     if study.adjudication is not None:
-        adjud = _read_file(study.adjudication, codebook, quarantine, redact)
+        adjud = _read_file(study.adjudication, codebook, quarantine, redact, adjudication=True)
         bar.update()
 
     bar.set_description("identifiers and duplicates")

@@ -80,7 +80,10 @@ def load_key(*, key_path: str | Path | None = None, create: bool = True) -> byte
             print(f"svcresearch: created a new pseudonymisation key in {key_path} (keep it out of git "
                   f"and back it up: the same key gives the same pseudonyms).", file=sys.stderr)
             _notice_printed = True
-    key = key_path.read_text(encoding="ascii", errors="strict").strip()
+    try:
+        key = key_path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise InputError("pseudonymisation key file is not UTF-8 text.", file=key_path) from None
     if not key:
         raise InputError("pseudonymisation key file is empty.", file=key_path)
     return _checked_key(key, where=str(key_path))

@@ -109,7 +109,8 @@ def test_missing_study_yaml(tmp_path, capsys, monkeypatch):
 
 def test_study_yaml_not_yaml(tmp_path, capsys, monkeypatch):
     raw = make_study(tmp_path, study="files: [unclosed\n")
-    expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "YAML"])
+    line = expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "not valid YAML"])
+    assert "UTF-8" not in line  # a syntax error is not an encoding problem
 
 
 def test_study_yaml_not_a_mapping(tmp_path, capsys, monkeypatch):

@@ -260,6 +260,9 @@ def test_adjudication_file_overrides(study, tmp_path):
     adj = next(e for e in rep["files"] if e["file"] == "adjudication.csv")
     assert (adj["read"], adj["kept"], adj["quarantined"]) == (2, 1, 1)
     assert "adjudication" in rep["consensus_rule"]
+    # it decides only greeting: the other behaviours are not "missing" from it
+    assert adj["missing_columns"] == []
+    assert "adjudication.csv has no column" not in (tmp_path / "out" / "cleaning_report.md").read_text()
 
 
 def test_datapackage_checksums_and_schema(study):

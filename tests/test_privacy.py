@@ -154,3 +154,9 @@ def test_scan_frame_equals_scanning_every_row(texts, categorical):
     df = pd.DataFrame({"c": col, "d": pd.Series(texts[::-1], dtype="string")})
     got = privacy.scan_frame(df)
     pd.testing.assert_frame_equal(got, _scan_every_row(df, ["c", "d"]), check_dtype=False)
+
+
+def test_key_file_that_is_not_text_is_a_one_line_error(tmp_path):
+    (tmp_path / "key").write_bytes(b"\xff\xfe" + b"\x00" * 40)
+    with pytest.raises(InputError, match="not UTF-8 text"):
+        privacy.load_key(key_path=tmp_path / "key")
