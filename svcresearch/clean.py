@@ -73,7 +73,7 @@ STATUS_LEVELS = ["observed", "missing", "not_applicable"]
 OUTPUT_FILES = ("encounters.parquet", "coding_long.parquet", "quarantine.csv", "cleaning_report.json",
                 "cleaning_report.md", "datapackage.json")
 _FILE_KEYS = {"path", "kind", "sheet", "sep", "encoding", "decimal", "header_row", "mode", "coder"}
-_STUDY_KEYS = {"name", "description", "codebook", "files", "adjudication", "primary_coder"}
+_STUDY_KEYS = {"name", "description", "codebook", "files", "adjudication", "primary_coder", "hypotheses"}
 _ROW_DROPPED = "row dropped"
 _CELL_MISSING = "value set to missing"
 ETHOGRAM = {"eye contact": "STATE", "smile": "STATE", "greeting": "POINT", "nod": "POINT"}
@@ -121,6 +121,7 @@ class StudySpec:
     files: tuple[FileSpec, ...]
     adjudication: FileSpec | None
     primary_coder: str
+    hypotheses_path: Path | None = None   # the study's pre-registered hypotheses file, if any
 
 
 def load_study(raw_dir: str | Path) -> StudySpec:
@@ -178,9 +179,39 @@ def load_study(raw_dir: str | Path) -> StudySpec:
         adjudication = _file_spec({"coder": "adjudication", **adj_entry, "kind": "coding"}, raw_dir=raw_dir,
                                   study=path, where="adjudication")
     primary = spec.get("primary_coder", "A")
+    hypotheses_path = None
+    if spec.get("hypotheses"):
+        hypotheses_path = raw_dir / str(spec["hypotheses"])
+        if not hypotheses_path.is_file():
+            raise InputError(f"names hypotheses file '{spec['hypotheses']}', which does not exist.", file=path,
+                             column="hypotheses")
     return StudySpec(path=path, name=str(spec.get("name") or raw_dir.name),
                      description=str(spec.get("description") or ""), codebook_path=codebook_path,
-                     files=tuple(files), adjudication=adjudication, primary_coder=str(primary).strip())
+                     files=tuple(files), adjudication=adjudication, primary_coder=str(primary).strip(),
+                     hypotheses_path=hypotheses_path)
+
+
+def study_checksum(study: StudySpec) -> str:
+    """SHA-256 over the study's own files (study.yaml, codebook, hypotheses, every raw file).
+
+    Recorded in ``cleaning_report.json`` (``study.checksum``) so that an analysis can tell
+    whether the processed data belong to the raw study it is pointed at. File names enter with
+    their bytes, so renaming or editing any input changes the checksum.
+    """
+    digest = hashlib.sha256()
+    parts = [("study.yaml", study.path), (study.codebook_path.name, study.codebook_path)]
+    if study.hypotheses_path is not None:
+        parts.append(("hypotheses", study.hypotheses_path))
+    parts += [(f.rel, f.path) for f in study.files]
+    if study.adjudication is not None:
+        parts.append((study.adjudication.rel, study.adjudication.path))
+    for name, path in parts:
+        digest.update(name.encode("utf-8") + b"\0")
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return "sha256:" + digest.hexdigest()
 
 
 def _file_spec(entry: Any, *, raw_dir: Path, study: Path, where: str) -> FileSpec:
@@ -1304,7 +1335,9 @@ def _report(study, codebook, files_report, qframe, link_counts, encounters, codi
     }
     return {
         "study": study.name,
+        "study_checksum": study_checksum(study),
         "codebook": study.codebook_path.name,
+        "hypotheses": study.hypotheses_path.name if study.hypotheses_path is not None else None,
         "files": files_report,
         "totals": totals,
         "quarantine_entries_by_reason": reasons,
