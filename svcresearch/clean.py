@@ -153,7 +153,7 @@ def load_study(raw_dir: str | Path) -> StudySpec:
         raise InputError(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_STUDY_KEYS)}.", file=path)
     if not spec.get("codebook"):
         raise InputError("no 'codebook' entry; expected e.g. 'codebook: codebook.yaml' (start from "
-                         "svcresearch/resources/default_codebook.yaml).", file=path, column="codebook")
+                         "svcresearch/simulate/resources/codebook.yaml).", file=path, column="codebook")
     codebook_path = raw_dir / str(spec["codebook"])
     if not codebook_path.is_file():
         raise InputError(f"names codebook '{spec['codebook']}', which does not exist.", file=path,

@@ -13,7 +13,7 @@ variants field data actually contains (``kyllä``, ``K``, ``TRUE`` → yes; ``er
 applicable*. Keeping the mapping, the rules and the schemas in one file keeps them consistent.
 
 The file format (``format_version: 1``) is documented in
-``svcresearch/resources/default_codebook.yaml`` and ``docs/own_data.md``.
+``svcresearch/simulate/resources/codebook.yaml`` and ``docs/own_data.md``.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ import yaml
 from svcresearch._validation import InputError, check_type
 
 __all__ = [
-    "ROLES", "TYPES", "FILE_KINDS", "Condition", "ValueSet", "Variable", "Codebook",
+    "ROLES", "TYPES", "FILE_KINDS", "BORIS_MEASURES", "BorisSource", "Condition", "ValueSet", "Variable", "Codebook",
     "default_codebook_path", "load_codebook", "normalise_key", "normalise", "Normalised",
     "canonical_id", "parse_datetime", "parse_number",
 ]
@@ -40,10 +40,20 @@ ROLES = ("id", "behaviour", "context", "outcome", "pii")
 TYPES = ("binary", "ordinal", "nominal", "count", "continuous", "datetime")
 FILE_KINDS = ("operations", "coding", "boris", "survey")
 OPS = ("==", "!=", "in", "not_in", ">=", ">", "<=", "<")
+#: What a variable derived from BORIS events measures, per observation (DESIGN §5), and the
+#: codebook types each measure can have.
+BORIS_MEASURES = {
+    "occurred": ("binary",),                     # any event of the behaviour
+    "count": ("count",),                         # number of events (STATE: starts)
+    "duration_s": ("continuous",),               # total STATE time
+    "share": ("continuous",),                    # STATE time / observation duration
+    "latency_s": ("continuous",),                # first onset from the observation start
+    "modifier": ("ordinal", "nominal"),          # value-set level named by the modifier (highest)
+}
 _VARIABLE_KEYS = {
     "label_en", "label_fi", "role", "type", "sources", "source_columns", "value_set", "id_format",
     "range", "required", "applicable_if", "pseudonymise", "output_name", "allow_in_output",
-    "description",
+    "description", "boris",
 }
 _TOP_KEYS = {"format_version", "name", "description", "missing_codes", "id_formats", "value_sets",
              "variables", "scales"}
@@ -181,6 +191,34 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class BorisSource:
+    """``boris: {behavior, measure, modifier}`` of a variable derived from BORIS events.
+
+    ``behavior`` is the behaviour's name in the BORIS ethogram (matched ignoring case and
+    surrounding/duplicated whitespace); ``measure`` one of :data:`BORIS_MEASURES`;
+    ``modifier`` (optional) restricts the events to those carrying that modifier.
+    """
+
+    behavior: str
+    measure: str
+    modifier: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The behaviour name as matched: case-folded, whitespace collapsed."""
+        return behaviour_key(self.behavior)
+
+    def describe(self) -> str:
+        extra = f", modifier {self.modifier!r}" if self.modifier else ""
+        return f"BORIS behaviour {self.behavior!r}, {self.measure}{extra}"
+
+
+def behaviour_key(name: Any) -> str:
+    """How BORIS behaviour names are compared: case-folded, whitespace trimmed and collapsed."""
+    return " ".join(str(name).casefold().split())
+
+
+@dataclass(frozen=True)
 class Variable:
     """One codebook variable (see the keys documented in the default codebook)."""
 
@@ -200,6 +238,7 @@ class Variable:
     output_name: str | None = None
     allow_in_output: bool = False
     description: str = ""
+    boris: BorisSource | None = None
 
     @property
     def out_name(self) -> str:
@@ -232,7 +271,26 @@ class Codebook:
 
     @property
     def behaviours(self) -> list[Variable]:
-        return [v for v in self.variables.values() if v.role == "behaviour"]
+        """Behaviours coded by coders (role ``behaviour``, read from coding sheets).
+
+        Behaviours measured from BORIS events are in :attr:`boris_variables` instead: they
+        have no coder, no consensus and no ``<name>_status`` column.
+        """
+        return [v for v in self.variables.values() if v.role == "behaviour" and v.boris is None]
+
+    @property
+    def boris_variables(self) -> list[Variable]:
+        """Variables derived from BORIS events (codebook ``boris:``), in codebook order."""
+        return [v for v in self.variables.values() if v.boris is not None]
+
+    def labels(self, language: str = "en") -> dict[str, str]:
+        """Readable label of every variable by output name (``label_en`` or ``label_fi``)."""
+        if language not in ("en", "fi"):
+            raise ValueError(f"`language` must be 'en' or 'fi'; got {language!r}.")
+        out = {v.out_name: (v.label_en if language == "en" else v.label_fi) for v in self.variables.values()}
+        for name, sc in self.scales.items():
+            out[name] = sc["label_en"] if language == "en" else sc["label_fi"]
+        return out
 
     def output_allowed(self, variable: Variable) -> bool:
         """Whether the variable may reach data/processed (pii only when explicitly allowed)."""
@@ -348,7 +406,7 @@ def _id_regex(fmt: str) -> str:
 
 def default_codebook_path() -> Path:
     """The package's default codebook (copied into every simulated study)."""
-    return Path(__file__).resolve().parent / "resources" / "default_codebook.yaml"
+    return Path(__file__).resolve().parent / "simulate" / "resources" / "codebook.yaml"
 
 
 def load_codebook(path: str | Path | None = None) -> Codebook:
@@ -534,9 +592,14 @@ def _variable(name, spec, value_sets, id_formats, err, path) -> Variable:
     vtype = spec.get("type")
     if vtype not in TYPES:
         raise err(f"type must be one of {list(TYPES)}; got {vtype!r}.", name)
-    sources = spec.get("sources")
+    boris = _boris_source(spec.get("boris"), vtype=vtype, sources=spec.get("sources"), err=err, name=name)
+    sources = spec.get("sources", ["boris"] if boris is not None else None)
     if isinstance(sources, str):
         sources = [sources]
+    # the encounter id is read from BORIS observation ids; every other BORIS variable is derived
+    if boris is None and isinstance(sources, list) and "boris" in sources and name != "encounter_id":
+        raise err("a variable read from BORIS needs `boris: {behavior: NAME, measure: M}` with M one of "
+                  f"{', '.join(BORIS_MEASURES)}.", name)
     if not isinstance(sources, list) or not sources or any(s not in FILE_KINDS for s in sources):
         raise err(f"sources must list file kinds from {list(FILE_KINDS)}; got {sources!r}.", name)
     source_columns = spec.get("source_columns", {}) or {}
@@ -548,6 +611,8 @@ def _variable(name, spec, value_sets, id_formats, err, path) -> Variable:
             raise err(f"value_set '{spec['value_set']}' is not defined under value_sets "
                       f"(defined: {sorted(value_sets)}).", name)
         vs = value_sets[spec["value_set"]]
+    if boris is not None and boris.measure == "modifier" and vs is None:
+        raise err("boris.measure 'modifier' needs a value_set whose levels are the modifiers.", name)
     if vtype in ("binary", "ordinal") and vs is None:
         raise err(f"type '{vtype}' needs a value_set giving its levels.", name)
     if vtype == "binary" and len(vs.levels) != 2:
@@ -594,8 +659,36 @@ def _variable(name, spec, value_sets, id_formats, err, path) -> Variable:
         id_format=id_format, range=rng,
         required=_flag(spec.get("required", "false"), where=f"variable '{name}': required", file=path),
         applicable_if=tuple(conds), pseudonymise=pseud, output_name=spec.get("output_name"),
-        allow_in_output=allow, description=str(spec.get("description", "") or ""),
+        allow_in_output=allow, description=str(spec.get("description", "") or ""), boris=boris,
     )
+
+
+def _boris_source(spec: Any, *, vtype: str, sources: Any, err, name: str) -> BorisSource | None:
+    """Check a variable's ``boris:`` declaration (DESIGN §5)."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or not {"behavior", "measure"} <= set(spec) \
+            or set(spec) - {"behavior", "measure", "modifier"}:
+        raise err("boris must be a mapping {behavior: NAME, measure: M[, modifier: LEVEL]}; "
+                  f"got {spec!r}.", name)
+    behavior = spec["behavior"]
+    if not isinstance(behavior, str) or not behavior.strip():
+        raise err(f"boris.behavior must be the behaviour's name in the BORIS ethogram; got {behavior!r}.", name)
+    measure = spec["measure"]
+    if measure not in BORIS_MEASURES:
+        raise err(f"boris.measure must be one of {', '.join(BORIS_MEASURES)}; got {measure!r}.", name)
+    if vtype not in BORIS_MEASURES[measure]:
+        raise err(f"boris.measure '{measure}' gives a {' or '.join(BORIS_MEASURES[measure])} variable; "
+                  f"type is '{vtype}'.", name)
+    modifier = spec.get("modifier")
+    if modifier is not None and (not isinstance(modifier, (str, int, float)) or isinstance(modifier, bool)
+                                 or not str(modifier).strip()):
+        raise err(f"boris.modifier must be a modifier name; got {modifier!r}.", name)
+    if sources is not None and (sources if isinstance(sources, list) else [sources]) != ["boris"]:
+        raise err(f"a variable with `boris:` is read from BORIS exports only; sources must be [boris] or "
+                  f"left out; got {sources!r}.", name)
+    return BorisSource(behavior=behavior.strip(), measure=measure,
+                       modifier=None if modifier is None else _level_str(modifier))
 
 
 # --- normaliser ---------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def test_files_columns_and_formats_match_the_layout(study):
         if f not in ("study.yaml", "codebook.yaml", "ground_truth.json"):
             assert f"path: {f}" in study_yaml
     assert (out / "codebook.yaml").read_bytes() == \
-        (ROOT / "svcresearch" / "resources" / "default_codebook.yaml").read_bytes()
+        (ROOT / "svcresearch" / "simulate" / "resources" / "codebook.yaml").read_bytes()
     assert b"\r\n" in (out / "boris" / "video_tabular.csv").read_bytes()[:2000]
 
 

@@ -96,7 +96,7 @@ from svcresearch.simulate._writers import write_delimited, write_sav, write_xlsx
 __all__ = ["simulate_study", "study_truth", "simulate_truth", "design_matrix", "DEFAULT_PARAMETERS", "DEFAULT_FAULT_RATES",
            "STUDY_FILES"]
 
-_CODEBOOK = Path(__file__).resolve().parent.parent / "resources" / "default_codebook.yaml"
+_CODEBOOK = Path(__file__).resolve().parent / "resources" / "codebook.yaml"
 
 #: Every file simulate_study writes (relative to ``out``).
 STUDY_FILES = ["study.yaml", "codebook.yaml", "ground_truth.json", "operations.csv", "coding_coder_A.csv",
