@@ -70,7 +70,7 @@ def table():
 def test_save_table_writes_all_formats(tmp_path, table):
     paths = save_table(table, "t_demo", title="Effects of behaviours", note="Holm-adjusted; 50% of x_y.",
                        folder=tmp_path, number=2)
-    assert [p.name for p in paths] == ["t_demo.csv", "t_demo.md", "t_demo.tex", "t_demo.docx"]
+    assert [p.name for p in paths] == ["t_demo.csv", "t_demo.md", "t_demo.tex", "t_demo.docx", "t_demo.html"]
 
     # CSV: full precision round trip.
     back = pd.read_csv(paths[0])
