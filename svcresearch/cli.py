@@ -1,4 +1,4 @@
-"""Command line: ``svcresearch simulate | clean | reproduce`` (contract: DESIGN.md §5).
+"""Command line: ``svcresearch simulate | clean | reproduce | use`` (contract: DESIGN.md §5).
 
 User mistakes (bad input files, bad arguments) end with exit code 2 and one plain line on stderr
 that names the file, the column and what was expected; never a traceback.
@@ -50,19 +50,40 @@ def _build_parser() -> argparse.ArgumentParser:
             "(quarantined rows are not a failure); exit 2 with one line when the input is unusable."
         ),
     )
-    cln.add_argument("--raw", type=Path, default=None, help="raw study folder (default data/raw)")
-    cln.add_argument("--out", type=Path, default=None, help="output folder (default data/processed)")
+    cln.add_argument("--raw", type=Path, default=None,
+                     help="raw study folder (default: the active study, see `svcresearch use`)")
+    cln.add_argument("--out", type=Path, default=None,
+                     help="output folder (default: the study's processed folder, data/processed for data/raw)")
     cln.add_argument("--quiet", action="store_true", help="no progress output")
 
     rep = sub.add_parser(
         "reproduce",
-        help="clean data/raw, execute every notebook in order, fill reports/",
+        help="clean the active study, execute every notebook in order, fill its reports folder",
         description="Clean the raw study, then execute every notebook in notebooks/ in order (headless) "
-        "into reports/notebooks/ as .ipynb and .html; the notebooks fill reports/figures and reports/tables.",
+        "into REPORTS/notebooks/ as .ipynb and .html; the notebooks fill REPORTS/figures and REPORTS/tables. "
+        "Every notebook runs even when an earlier one fails; one line per notebook says ok or failed, "
+        "the seconds it took and the error. Exit 1 when any notebook failed, 2 when the raw study is unusable.",
     )
-    rep.add_argument("--raw", type=Path, default=None, help="raw study folder (default data/raw)")
-    rep.add_argument("--processed", type=Path, default=None, help="processed folder (default data/processed)")
-    rep.add_argument("--reports", type=Path, default=None, help="reports folder (default reports)")
+    rep.add_argument("--raw", type=Path, default=None,
+                     help="raw study folder (default: the active study, see `svcresearch use`)")
+    rep.add_argument("--processed", type=Path, default=None,
+                     help="processed folder (default: the study's, data/processed for data/raw)")
+    rep.add_argument("--reports", type=Path, default=None,
+                     help="reports folder (default: the study's, reports for data/raw)")
+
+    use = sub.add_parser(
+        "use",
+        help="show or set the active study that every command and notebook works on",
+        description="Without PATH: print the active study and its processed and reports folders. With "
+        "PATH: make the raw study folder PATH (holding study.yaml) the active study for every process -- "
+        "the CLI, make, and Jupyter kernels started from JupyterLab -- by recording it in the git-ignored "
+        "file .svcresearch_study at the project root. --default goes back to data/raw. The environment "
+        "variable SVCRESEARCH_DATA_RAW, when set, overrides the recorded study. Non-default studies "
+        "keep their outputs in data/processed/studies/<name> and reports/studies/<name>.",
+    )
+    use.add_argument("path", type=Path, nargs="?", default=None, metavar="PATH",
+                     help="raw study folder holding study.yaml")
+    use.add_argument("--default", action="store_true", help="make the default study data/raw active again")
     return parser
 
 
@@ -76,8 +97,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "clean":
         from svcresearch.clean import clean_study, report_notes
 
-        report = clean_study(args.raw or config.data_raw(), out=args.out or config.data_processed(),
-                             progress=not args.quiet)
+        raw = args.raw or config.data_raw()
+        report = clean_study(raw, out=args.out or config.data_processed(raw=raw), progress=not args.quiet)
         for note in report_notes(report):
             print(f"svcresearch clean: note: {note}", file=sys.stderr)
         return 0
@@ -86,7 +107,27 @@ def _run(args: argparse.Namespace) -> int:
 
         reproduce(raw=args.raw, processed=args.processed, reports=args.reports)
         return 0
+    if args.command == "use":
+        return _use(args)
     raise AssertionError(f"unhandled command {args.command}")  # argparse rejects unknown commands
+
+
+def _use(args: argparse.Namespace) -> int:
+    if args.default and args.path is not None:
+        raise InputError("give either PATH or --default, not both.")
+    if args.default or args.path is not None:
+        config.use_study(None if args.default else args.path)
+    raw = config.data_raw()
+    source = {"environment": f"from {config.ENV_RAW}, which overrides {config.STUDY_FILE.name}",
+              "project file": f"recorded in {config.STUDY_FILE}",
+              "default": "the default study"}[config.active_study_source()]
+    print(f"active study: {raw} ({source})")
+    print(f"processed data: {config.data_processed()}")
+    print(f"reports: {config.reports()}")
+    if not (raw / "study.yaml").is_file():
+        print(f"svcresearch use: warning: {raw / 'study.yaml'} does not exist; run `svcresearch use PATH` "
+              "with a study folder or `svcresearch use --default`.", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
