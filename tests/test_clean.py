@@ -13,20 +13,20 @@ import pytest
 import yaml
 
 from svcresearch import cli, clean, config
+from svcresearch.clean import write as clean_write
 from svcresearch.clean import REASONS, clean_study
 from svcresearch.io import read_table
 from svcresearch.simulate import simulate_study
 
 ENCOUNTER_COLUMNS = (
     ["encounter_id", "service_point", "employee", "customer", "channel", "start_time", "wait_min",
-     "returning_customer", "service_failure", "duration_s"]
+     "returning_customer", "service_failure", "duration_s", "coded_at", "responded_at"]
     + ["eye_contact", "greeting", "smile", "resolved", "empathy", "apology", "explanation",
        "acknowledged_wait", "phone_use", "scripted", "upselling", "referral"]
 )
-BEHAVIOURS = ENCOUNTER_COLUMNS[10:]
+BEHAVIOURS = ENCOUNTER_COLUMNS[12:]
 VIDEO = ["video_coded", "video_eye_contact_count", "video_eye_contact_duration_s", "video_eye_contact_share",
          "video_smile_count", "video_smile_duration_s", "video_smile_share", "video_smile_type",
-         "video_smile_at_greeting", "video_smile_at_transaction", "video_smile_at_closing",
          "video_greeting_present", "video_greeting_latency_s", "video_nod_count"]
 SURVEY = ["responded", "survey_mode", "sat_overall", "sat_1", "sat_2", "sat_3", "sat_scale", "felt_valued",
           "tell_others", "post_online"]
@@ -80,7 +80,7 @@ def test_every_record_accounted_for(study):
     q = study["q"]
     for e in rep["files"]:
         assert e["read"] == e["kept"] + e["merged"] + e["quarantined"], e
-        dropped = q[(q["file"] == e["file"]) & q["detail"].str.startswith("row dropped")]["row"].nunique()
+        dropped = q[(q["file"] == e["file"]) & q["scope"].eq("row")]["row"].nunique()
         assert dropped == e["quarantined"], e["file"]
         assert sum(e["rows_quarantined_by_reason"].values()) == e["quarantined"]
     # read counts are the raw record counts as the readers see them
@@ -223,7 +223,8 @@ def test_coding_long_and_quarantine_schema(study):
     long_, q = study["long"], study["q"]
     assert list(long_.columns) == ["encounter_id", "coder", "behaviour", "value", "value_numeric", "status",
                                    "source_file", "source_row"]
-    assert list(q.columns) == ["file", "row", "column", "value", "reason", "detail"]
+    assert list(q.columns) == ["file", "row", "column", "value", "reason", "scope", "detail"]
+    assert set(q["scope"]) <= {"row", "cell"}
     num = long_["value"].map({"no": 0, "yes": 1, "none": 0, "polite": 1, "genuine": 2})
     np.testing.assert_array_equal(num.to_numpy(dtype=float, na_value=np.nan), long_["value_numeric"].to_numpy())
     assert set(long_["coder"]) == {"A", "B"}
@@ -284,7 +285,7 @@ def test_datapackage_checksums_and_schema(study):
 
 def test_failure_leaves_no_partial_outputs(study, tmp_path, monkeypatch):
     calls = []
-    real = clean._write_parquet
+    real = clean_write._write_parquet
 
     def boom(df, path):
         calls.append(path)
@@ -292,7 +293,7 @@ def test_failure_leaves_no_partial_outputs(study, tmp_path, monkeypatch):
             raise OSError("disk full")
         real(df, path)
 
-    monkeypatch.setattr(clean, "_write_parquet", boom)
+    monkeypatch.setattr(clean_write, "_write_parquet", boom)
     out = tmp_path / "processed"
     with pytest.raises(OSError):
         clean_study(study["raw"], out=out, progress=False, key_path=study["key"])

@@ -1,0 +1,165 @@
+"""Stage 1 — the study specification: ``study.yaml`` parsed and checked (docs/study_layout.md)."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from svcresearch import codebook as cbmod
+from svcresearch._validation import InputError
+
+_FILE_KEYS = {"path", "kind", "sheet", "sep", "encoding", "decimal", "header_row", "mode", "coder"}
+_STUDY_KEYS = {"name", "description", "codebook", "files", "adjudication", "primary_coder", "hypotheses"}
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One raw file named in study.yaml."""
+
+    rel: str                 # as written in study.yaml (used in quarantine.csv and the report)
+    path: Path
+    kind: str
+    options: dict = field(default_factory=dict)   # read_table overrides: sheet, sep, ...
+    mode: str | None = None  # survey: paper / web
+    coder: str | None = None  # coding sheets without a coder column: the coder of every row
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A parsed and checked ``study.yaml``."""
+
+    path: Path
+    name: str
+    description: str
+    codebook_path: Path
+    files: tuple[FileSpec, ...]
+    adjudication: FileSpec | None
+    primary_coder: str
+    hypotheses_path: Path | None = None   # the study's pre-registered hypotheses file, if any
+
+
+def load_study(raw_dir: str | Path) -> StudySpec:
+    """Read and check ``<raw_dir>/study.yaml`` (format: docs/study_layout.md).
+
+    Raises
+    ------
+    InputError
+        One line naming study.yaml (or the file it names) and what was expected.
+    """
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        raise InputError("raw study folder not found; expected a folder holding study.yaml.", file=raw_dir)
+    path = raw_dir / "study.yaml"
+    if not path.is_file():
+        raise InputError("study.yaml not found; expected a study.yaml naming the codebook and the raw "
+                         "files with their kinds (docs/own_data.md).", file=path)
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text; save study.yaml as UTF-8.", file=path) from None
+    except yaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"not valid YAML ({first}).", file=path) from None
+    if not isinstance(spec, dict):
+        raise InputError("expected a mapping with keys name, codebook, files.", file=path)
+    unknown = set(spec) - _STUDY_KEYS
+    if unknown:
+        raise InputError(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_STUDY_KEYS)}.", file=path)
+    if not spec.get("codebook"):
+        raise InputError("no 'codebook' entry; expected e.g. 'codebook: codebook.yaml' (start from "
+                         "svcresearch/simulate/resources/codebook.yaml).", file=path, column="codebook")
+    codebook_path = raw_dir / str(spec["codebook"])
+    if not codebook_path.is_file():
+        raise InputError(f"names codebook '{spec['codebook']}', which does not exist.", file=path,
+                         column="codebook")
+    files_raw = spec.get("files")
+    if not isinstance(files_raw, list) or not files_raw:
+        raise InputError("'files' must list the raw files, each with 'path' and 'kind'.", file=path,
+                         column="files")
+    files = []
+    seen = set()
+    for i, entry in enumerate(files_raw, start=1):
+        files.append(_file_spec(entry, raw_dir=raw_dir, study=path, where=f"files[{i}]"))
+        if files[-1].rel in seen:
+            raise InputError(f"names '{files[-1].rel}' twice.", file=path, column="files")
+        seen.add(files[-1].rel)
+    if not any(f.kind == "coding" for f in files) and not any(f.kind == "operations" for f in files):
+        raise InputError("lists no 'operations' or 'coding' file; the encounters come from them.",
+                         file=path, column="files")
+    adj = spec.get("adjudication")
+    adjudication = None
+    if adj:
+        adj_entry = adj if isinstance(adj, dict) else {"path": adj}
+        adjudication = _file_spec({"coder": "adjudication", **adj_entry, "kind": "coding"}, raw_dir=raw_dir,
+                                  study=path, where="adjudication")
+    primary = spec.get("primary_coder", "A")
+    hypotheses_path = None
+    if spec.get("hypotheses"):
+        hypotheses_path = raw_dir / str(spec["hypotheses"])
+        if not hypotheses_path.is_file():
+            raise InputError(f"names hypotheses file '{spec['hypotheses']}', which does not exist.", file=path,
+                             column="hypotheses")
+    return StudySpec(path=path, name=str(spec.get("name") or raw_dir.name),
+                     description=str(spec.get("description") or ""), codebook_path=codebook_path,
+                     files=tuple(files), adjudication=adjudication, primary_coder=str(primary).strip(),
+                     hypotheses_path=hypotheses_path)
+
+
+def study_checksum(study: StudySpec) -> str:
+    """SHA-256 over the study's own files (study.yaml, codebook, hypotheses, every raw file).
+
+    Recorded in ``cleaning_report.json`` (``study_checksum``) so that an analysis can tell
+    whether the processed data belong to the raw study it is pointed at. File names enter with
+    their bytes, so renaming or editing any input changes the checksum.
+    """
+    digest = hashlib.sha256()
+    parts = [("study.yaml", study.path), (study.codebook_path.name, study.codebook_path)]
+    if study.hypotheses_path is not None:
+        parts.append(("hypotheses", study.hypotheses_path))
+    parts += [(f.rel, f.path) for f in study.files]
+    if study.adjudication is not None:
+        parts.append((study.adjudication.rel, study.adjudication.path))
+    for name, path in parts:
+        digest.update(name.encode("utf-8") + b"\0")
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return "sha256:" + digest.hexdigest()
+
+
+def _file_spec(entry: Any, *, raw_dir: Path, study: Path, where: str) -> FileSpec:
+    if not isinstance(entry, dict) or "path" not in entry or "kind" not in entry:
+        raise InputError(f"{where} must be a mapping with 'path' and 'kind'; got {entry!r}.", file=study,
+                         column="files")
+    unknown = set(entry) - _FILE_KEYS
+    if unknown:
+        raise InputError(f"{where} ('{entry['path']}') has unknown key(s) {sorted(unknown)}; allowed: "
+                         f"{sorted(_FILE_KEYS)}.", file=study, column="files")
+    kind = entry["kind"]
+    if kind not in cbmod.FILE_KINDS:
+        raise InputError(f"{where} ('{entry['path']}') has unknown kind {kind!r}; expected one of "
+                         f"{', '.join(cbmod.FILE_KINDS)}.", file=study, column="kind")
+    rel = str(entry["path"])
+    path = raw_dir / rel
+    if not path.is_file():
+        raise InputError(f"names '{rel}', which does not exist in {raw_dir}.", file=study, column="files")
+    options = {k: entry[k] for k in ("sheet", "sep", "encoding", "decimal", "header_row") if k in entry}
+    if kind == "boris" and options:
+        raise InputError(f"{where} ('{rel}'): BORIS exports take no read options; got {sorted(options)}.",
+                         file=study, column="files")
+    mode = entry.get("mode")
+    if mode is not None and mode not in ("paper", "web"):
+        raise InputError(f"{where} ('{rel}'): mode must be 'paper' or 'web'; got {mode!r}.", file=study,
+                         column="mode")
+    if kind == "survey" and mode is None:
+        mode = "paper" if path.suffix.lower() in (".sav", ".zsav") else "web"
+    coder = entry.get("coder")
+    if coder is not None and kind != "coding":
+        raise InputError(f"{where} ('{rel}'): 'coder' applies to coding files only.", file=study, column="coder")
+    return FileSpec(rel=rel, path=path, kind=kind, options=options, mode=mode,
+                    coder=None if coder is None else str(coder).strip())
+
