@@ -9,15 +9,16 @@ report what was dropped before any feature is computed:
   (``file, row, column, value, reason, detail``) with reason codes ``unparseable_time``,
   ``unpaired_event``, ``negative_duration`` and ``overlapping_state``; nothing is repaired or
   guessed.
-* :func:`event_features` turns valid events into counts, presence, durations, shares of the
-  encounter, greeting latency, smile type and smile timing (Barger & Grandey 2006 coded smiling
-  at greeting, transaction and goodbye; we use the thirds of the encounter), all by vectorised
-  group-bys.
+* :func:`event_features` turns valid events into counts, presence, latencies, durations and
+  shares of the encounter per behaviour, optionally the highest modifier of a behaviour and its
+  timing by thirds of the encounter (Barger & Grandey 2006 coded expressions at the opening,
+  transaction and closing), all by vectorised group-bys. The cleaner computes the study's own
+  BORIS variables from its codebook (:mod:`svcresearch.clean.video`).
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,6 @@ __all__ = ["validate_events", "event_features", "QUARANTINE_COLUMNS", "snake_cas
 
 QUARANTINE_COLUMNS = ["file", "row", "column", "value", "reason", "detail"]
 _REQUIRED = ["observation_id", "subject", "behavior", "behavior_type", "start_s", "stop_s"]
-SMILE_TYPES = pd.CategoricalDtype(["none", "polite", "genuine"], ordered=True)
 
 
 def snake_case(name: str) -> str:
@@ -187,9 +187,9 @@ def validate_events(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def event_features(events: pd.DataFrame, *, durations: pd.Series | None = None,
-                   behaviors: Mapping[str, str] | None = None, greeting_behavior: str = "greeting",
-                   smile_behavior: str = "smile", genuine_modifier: str = "genuine",
-                   polite_modifier: str = "polite") -> pd.DataFrame:
+                   behaviors: Mapping[str, str] | None = None,
+                   modifier_levels: Mapping[str, Sequence[str]] | None = None,
+                   phases: Sequence[str] = ()) -> pd.DataFrame:
     """One row of video features per observation, from valid events.
 
     Parameters
@@ -203,26 +203,26 @@ def event_features(events: pd.DataFrame, *, durations: pd.Series | None = None,
         encounter duration is taken from here, else from ``observation_duration_s``, else it
         is the last event time (``stop_s``).
     behaviors : mapping of str to {'STATE', 'POINT'}, optional
-        Behaviours that get columns even when no event of them occurs (e.g.
-        ``{"eye contact": "STATE", "smile": "STATE", "greeting": "POINT", "nod": "POINT"}``).
-    greeting_behavior, smile_behavior : str
-        Names (as coded, compared in snake case) of the greeting and the smile behaviour.
-    genuine_modifier, polite_modifier : str
-        Smile modifiers that make the smile type ``genuine`` / ``polite``.
+        Behaviours that get columns even when no event of them occurs (the study's ethogram).
+    modifier_levels : mapping of str to list of str, optional
+        Per behaviour, its modifiers in increasing order: adds ``<b>_modifier``, the highest
+        listed modifier among the observation's events of ``b`` (ordered categorical; NA when
+        none of its events carries a listed modifier).
+    phases : list of str
+        Behaviours whose timing by thirds of the encounter is wanted (Barger & Grandey 2006 coded
+        expressions at the opening, transaction and closing): adds ``<b>_at_start``, ``<b>_at_middle``,
+        ``<b>_at_end`` (pandas ``boolean``: an event overlaps the first / middle / last third;
+        NA when the encounter duration is unknown).
 
     Returns
     -------
     pandas.DataFrame
         One row per ``observation_id`` (order of first appearance): ``observation_id``,
         ``encounter_duration_s``; for every behaviour ``b`` (snake case) ``<b>_count`` (int),
-        ``<b>_present`` (bool) and, for STATE behaviours, ``<b>_duration_s`` (sum of stop −
-        start) and ``<b>_share`` (duration / encounter duration; NaN when that is unknown or
-        0); then ``greeting_latency_s`` (start of the first greeting, from media time 0; NaN
-        without greeting), ``smile_type`` (ordered categorical ``none < polite < genuine``:
-        genuine if any smile carries the genuine modifier, else polite if any carries the polite
-        one, else none) and ``smile_at_greeting``, ``smile_at_transaction``, ``smile_at_closing``
-        (pandas ``boolean``: a smile overlaps the first / middle / last third of the encounter;
-        NA when the encounter duration is unknown).
+        ``<b>_present`` (bool), ``<b>_latency_s`` (start of its first event from media time 0;
+        NaN without one) and, for STATE behaviours, ``<b>_duration_s`` (sum of stop − start) and
+        ``<b>_share`` (duration / encounter duration; NaN when that is unknown or 0); then the
+        modifier and phase columns asked for.
 
     Notes
     -----
@@ -232,11 +232,15 @@ def event_features(events: pd.DataFrame, *, durations: pd.Series | None = None,
     """
     check_dataframe("events", events, columns=["observation_id", "behavior", "behavior_type", "start_s",
                                                "stop_s"])
-    for name, val in (("greeting_behavior", greeting_behavior), ("smile_behavior", smile_behavior),
-                      ("genuine_modifier", genuine_modifier), ("polite_modifier", polite_modifier)):
-        check_type(name, val, str)
     if durations is not None:
         check_type("durations", durations, pd.Series, what="a pandas Series indexed by observation_id")
+    modifier_levels = dict(modifier_levels or {})
+    for name, levels in modifier_levels.items():
+        if isinstance(levels, str) or not all(isinstance(x, str) for x in levels) or not levels:
+            raise TypeError(f"`modifier_levels` must map behaviour names to lists of modifier names; got "
+                            f"{name!r}: {levels!r}.")
+    if isinstance(phases, str):
+        phases = [phases]
     full = events.assign(subject=events["subject"] if "subject" in events else "")
     _valid, quarantine = validate_events(full)
     if len(quarantine):
@@ -295,10 +299,14 @@ def event_features(events: pd.DataFrame, *, durations: pd.Series | None = None,
     cell = o * n_b + b
     counts = np.bincount(cell, minlength=n_obs * n_b).reshape(n_obs, n_b)
     dur = np.bincount(cell[is_state], weights=(stop - start)[is_state], minlength=n_obs * n_b).reshape(n_obs, n_b)
+    first = np.full(n_obs * n_b, np.inf)
+    np.minimum.at(first, cell, start)
+    first = np.where(np.isinf(first), np.nan, first).reshape(n_obs, n_b)
     cols = {"observation_id": np.asarray(obs), "encounter_duration_s": enc}
     for k, sn in enumerate(names):
         cols[f"{sn}_count"] = counts[:, k].astype(np.int64)
         cols[f"{sn}_present"] = counts[:, k] > 0
+        cols[f"{sn}_latency_s"] = first[:, k]
         if state_of[sn]:
             cols[f"{sn}_duration_s"] = dur[:, k]
             with np.errstate(invalid="ignore"):
@@ -306,31 +314,30 @@ def event_features(events: pd.DataFrame, *, durations: pd.Series | None = None,
     out = pd.DataFrame(cols)
     out["observation_id"] = out["observation_id"].astype(events["observation_id"].dtype)
 
-    greet = b == col_of.get(snake_case(greeting_behavior), -1)
-    out["greeting_latency_s"] = pd.Series(start[greet]).groupby(o[greet]).min().reindex(range(n_obs)).to_numpy()
+    mods = events["modifiers"].astype("string").fillna("") if "modifiers" in events else None
+    for name, levels in modifier_levels.items():
+        sn = snake_case(name)
+        rank = np.full(n_obs, -1, dtype=np.int64)
+        sel = np.flatnonzero(b == col_of.get(sn, -1))
+        if mods is not None and len(sel):
+            tok = mods.iloc[sel].reset_index(drop=True).str.split("|").explode().str.strip()
+            owner = o[sel][tok.index.to_numpy()]
+            level = pd.Index(list(levels)).get_indexer(tok.fillna("").to_numpy(dtype=object))
+            np.maximum.at(rank, owner[level >= 0], level[level >= 0])
+        out[f"{sn}_modifier"] = pd.Categorical.from_codes(rank, categories=list(levels), ordered=True)
 
-    smile = np.flatnonzero(b == col_of.get(snake_case(smile_behavior), -1))
-    kind = np.full(n_obs, "none", dtype=object)
-    if "modifiers" in events and len(smile):
-        mods = events["modifiers"].iloc[smile].astype("string").fillna("")
-        tok = mods.reset_index(drop=True).str.split("|").explode().str.strip()
-        owner = o[smile][tok.index.to_numpy()]
-        genuine = np.zeros(n_obs, dtype=bool)
-        polite = np.zeros(n_obs, dtype=bool)
-        genuine[owner[(tok == genuine_modifier).to_numpy(dtype=bool, na_value=False)]] = True
-        polite[owner[(tok == polite_modifier).to_numpy(dtype=bool, na_value=False)]] = True
-        kind = np.where(genuine, "genuine", np.where(polite, "polite", "none"))
-    out["smile_type"] = pd.Categorical(kind, dtype=SMILE_TYPES)
-
-    d_enc = enc[o[smile]]
-    a, z = start[smile], stop[smile]
     unknown = np.isnan(enc)
-    for k, label in enumerate(("greeting", "transaction", "closing")):
-        lo, hi = d_enc * k / 3, d_enc * (k + 1) / 3
-        hit = ((a < hi) & (z > lo)) | ((a == z) & (a >= lo) & (a <= hi))
-        anyhit = np.zeros(n_obs, dtype=bool)
-        anyhit[o[smile][hit]] = True
-        col = pd.array(anyhit, dtype="boolean")
-        col[unknown] = pd.NA
-        out[f"smile_at_{label}"] = col
+    for name in phases:
+        sn = snake_case(name)
+        sel = np.flatnonzero(b == col_of.get(sn, -1))
+        d_enc = enc[o[sel]]
+        a, z = start[sel], stop[sel]
+        for k, label in enumerate(("start", "middle", "end")):
+            lo, hi = d_enc * k / 3, d_enc * (k + 1) / 3
+            hit = ((a < hi) & (z > lo)) | ((a == z) & (a >= lo) & (a <= hi))
+            anyhit = np.zeros(n_obs, dtype=bool)
+            anyhit[o[sel][hit]] = True
+            col = pd.array(anyhit, dtype="boolean")
+            col[unknown] = pd.NA
+            out[f"{sn}_at_{label}"] = col
     return out

@@ -163,34 +163,37 @@ def test_features_hand_computed():
         ("E2", "smile", "STATE", 1.0, 2.0, "polite"),
         ("E2", "nod", "POINT", 30.0, 30.0),
     ], observation_duration_s=[90.0] * 5 + [np.nan] * 2)
-    f = event_features(ev).set_index("observation_id")
+    f = event_features(ev, modifier_levels={"smile": ["polite", "genuine"]}, phases=["smile"]
+                       ).set_index("observation_id")
     assert list(f.columns) == ["encounter_duration_s", "eye_contact_count", "eye_contact_present",
-                               "eye_contact_duration_s", "eye_contact_share", "greeting_count",
-                               "greeting_present", "nod_count", "nod_present", "smile_count", "smile_present",
-                               "smile_duration_s", "smile_share", "greeting_latency_s", "smile_type",
-                               "smile_at_greeting", "smile_at_transaction", "smile_at_closing"]
+                               "eye_contact_latency_s", "eye_contact_duration_s", "eye_contact_share",
+                               "greeting_count", "greeting_present", "greeting_latency_s", "nod_count",
+                               "nod_present", "nod_latency_s", "smile_count", "smile_present", "smile_latency_s",
+                               "smile_duration_s", "smile_share", "smile_modifier",
+                               "smile_at_start", "smile_at_middle", "smile_at_end"]
     e1, e2 = f.loc["E1"], f.loc["E2"]
     # E1: duration 90 (observation_duration_s); eye contact 10 + 5 = 15 s -> share 15/90
     assert e1["encounter_duration_s"] == 90.0 and e1["eye_contact_count"] == 2
     assert e1["eye_contact_duration_s"] == 15.0 and e1["eye_contact_share"] == pytest.approx(15 / 90)
     # smiles 2 + 20 = 22 s; thirds [0,30) [30,60) [60,90]: 4-6 in the first, 50-70 in 2nd and 3rd
-    assert e1["smile_duration_s"] == 22.0 and e1["smile_type"] == "genuine"
-    assert (e1["smile_at_greeting"], e1["smile_at_transaction"], e1["smile_at_closing"]) == (True, True, True)
+    assert e1["smile_duration_s"] == 22.0 and e1["smile_modifier"] == "genuine"
+    assert (e1["smile_at_start"], e1["smile_at_middle"], e1["smile_at_end"]) == (True, True, True)
+    assert e1["eye_contact_latency_s"] == 3.0 and e1["smile_latency_s"] == 4.0
     assert e1["greeting_latency_s"] == 2.0 and e1["nod_count"] == 0 and not e1["nod_present"]
     # E2: no duration -> last event time 30 s; thirds [0,10) [10,20) [20,30]; smile 1-2 s polite
     assert e2["encounter_duration_s"] == 30.0 and e2["smile_share"] == pytest.approx(1 / 30)
-    assert e2["smile_type"] == "polite" and np.isnan(e2["greeting_latency_s"]) and not e2["greeting_present"]
-    assert (e2["smile_at_greeting"], e2["smile_at_transaction"], e2["smile_at_closing"]) == (True, False, False)
+    assert e2["smile_modifier"] == "polite" and np.isnan(e2["greeting_latency_s"]) and not e2["greeting_present"]
+    assert (e2["smile_at_start"], e2["smile_at_middle"], e2["smile_at_end"]) == (True, False, False)
     assert e2["eye_contact_duration_s"] == 0.0 and e2["eye_contact_count"] == 0
-    assert str(f["smile_type"].dtype) == "category" and list(f["smile_type"].cat.categories) == ["none", "polite",
-                                                                                                 "genuine"]
+    assert f["smile_modifier"].cat.ordered and list(f["smile_modifier"].cat.categories) == ["polite", "genuine"]
 
-    # durations override; unknown duration -> NA thirds; configurable behaviour names
-    g = event_features(ev, durations=pd.Series({"E1": 180.0}), greeting_behavior="nod",
-                       behaviors={"frown": "STATE"}).set_index("observation_id")
+    # durations override; ethogram behaviours without events get columns; a modifier nobody used is NA
+    g = event_features(ev, durations=pd.Series({"E1": 180.0}), behaviors={"frown": "STATE"},
+                       modifier_levels={"nod": ["slight", "deep"]}).set_index("observation_id")
     assert g.loc["E1", "encounter_duration_s"] == 180.0 and g.loc["E2", "encounter_duration_s"] == 30.0
     assert g.loc["E1", "eye_contact_share"] == pytest.approx(15 / 180)
-    assert np.isnan(g.loc["E1", "greeting_latency_s"]) and g.loc["E2", "greeting_latency_s"] == 30.0
+    assert np.isnan(g.loc["E1", "nod_latency_s"]) and g.loc["E2", "nod_latency_s"] == 30.0
+    assert g["nod_modifier"].isna().all()
     assert g["frown_count"].tolist() == [0, 0] and g["frown_share"].tolist() == [0.0, 0.0]
 
 
@@ -206,6 +209,8 @@ def test_features_errors():
         event_features(_ev([("E1", "smile", "STATE", 1.0, 2.0)]), behaviors={"smile": "POINT"})
     with pytest.raises(TypeError, match="`durations` must be"):
         event_features(_ev([("E1", "smile", "STATE", 1.0, 2.0)]), durations={"E1": 3})
+    with pytest.raises(TypeError, match="`modifier_levels` must map"):
+        event_features(_ev([("E1", "smile", "STATE", 1.0, 2.0)]), modifier_levels={"smile": "genuine"})
 
 
 def test_snake_case():
@@ -219,7 +224,7 @@ def test_features_on_service_fixtures(name):
     expected = json.loads((FIX / "service_expected.json").read_text())
     valid, q = validate_events(read_boris(FIX / name))
     assert len(q) == 0
-    f = event_features(valid).set_index("observation_id")
+    f = event_features(valid, modifier_levels={"smile": ["polite", "genuine"]}).set_index("observation_id")
     for obs, behaviours in expected.items():
         for beh, want in behaviours.items():
             b = snake_case(beh)
@@ -228,7 +233,7 @@ def test_features_on_service_fixtures(name):
                 assert f.loc[obs, f"{b}_duration_s"] == pytest.approx(want["duration_s"], abs=1e-3)
     # from the files: smile 'genuine' in service-0001, 'polite' in service-0002, none in service-0003;
     # first greeting at 2.459 / 1.887 / 3.448 s
-    assert f["smile_type"].astype(str).tolist() == ["genuine", "polite", "none"]
+    assert f["smile_modifier"].tolist()[:2] == ["genuine", "polite"] and pd.isna(f["smile_modifier"].iloc[2])
     assert f["greeting_latency_s"].tolist() == [2.459, 1.887, 3.448]
     # service-0001: 55.67 s of eye contact in 141.428 s
     assert f.loc["service-0001", "eye_contact_share"] == pytest.approx(55.67 / 141.428, abs=1e-6)
@@ -253,12 +258,11 @@ def _loop_features(ev: pd.DataFrame) -> pd.DataFrame:
                 tot = float((gb["stop_s"] - gb["start_s"]).sum())
                 row[f"{b}_duration_s"] = tot
                 row[f"{b}_share"] = tot / d if d > 0 else np.nan
-        gr = g[g["behavior"] == "greeting"]
-        row["greeting_latency_s"] = gr["start_s"].min() if len(gr) else np.nan
+            row[f"{b}_latency_s"] = gb["start_s"].min() if len(gb) else np.nan
         sm = g[g["behavior"] == "smile"]
         mods = {m for s in sm["modifiers"] for m in s.split("|")}
-        row["smile_type"] = "genuine" if "genuine" in mods else "polite" if "polite" in mods else "none"
-        for k, lab in enumerate(["greeting", "transaction", "closing"]):
+        row["smile_modifier"] = "genuine" if "genuine" in mods else "polite" if "polite" in mods else "nan"
+        for k, lab in enumerate(["start", "middle", "end"]):
             lo, hi = d * k / 3, d * (k + 1) / 3
             row[f"smile_at_{lab}"] = bool(any((a < hi and z > lo) or (a == z and lo <= a <= hi)
                                               for a, z in zip(sm["start_s"], sm["stop_s"])))
@@ -284,9 +288,9 @@ def test_features_equal_a_plain_loop_on_random_events():
     ev["observation_duration_s"] = ev.groupby("observation_id")["observation_duration_s"].transform("max")
     valid, q = validate_events(ev)
     assert len(q) == 0  # sequential, non-overlapping by construction
-    got = event_features(valid)
+    got = event_features(valid, modifier_levels={"smile": ["polite", "genuine"]}, phases=["smile"])
     want = _loop_features(valid)
-    got = got.astype({c: object for c in got.columns if c.startswith("smile_at") or c in ("smile_type",
+    got = got.astype({c: object for c in got.columns if c.startswith("smile_at") or c in ("smile_modifier",
                                                                                               "observation_id")})
     for c in want.columns:
         g, w = got[c].tolist(), want[c].tolist()
