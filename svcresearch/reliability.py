@@ -1,7 +1,7 @@
 """Inter-rater reliability of the behaviour codes: agreement, kappa, Krippendorff's alpha, Gwet's AC.
 
-Before anyone reads "smiling predicts satisfaction", they need to know that two coders agree on
-what a smile is. This module takes the long format of ``coding_long.parquet`` -- one row per
+Before anyone reads "this behaviour predicts the outcome", they need to know that two coders agree
+on what the behaviour is. This module takes the long format of ``coding_long.parquet`` -- one row per
 judgement: unit (encounter), rater (coder), value -- and returns the usual coefficients with
 confidence intervals, and :func:`reliability_table` puts them side by side for every behaviour.
 
@@ -53,6 +53,8 @@ __all__ = [
     "agreement_ci",
     "bootstrap_estimates",
     "reliability_table",
+    "levels_from_codebook",
+    "reliability_summary",
     "confusion_table",
     "interpret_kappa",
     "interpret_alpha",
@@ -913,7 +915,8 @@ def reliability_table(data: pd.DataFrame, *, unit: str, rater: str, value: str, 
     unit, rater, value, behaviour : str
         Columns: the rated unit, the rater, the judgement, and which behaviour it is.
     levels : mapping, optional
-        Level of measurement per behaviour for alpha (e.g. ``{"smile": "ordinal"}``). Behaviours
+        Level of measurement per behaviour for alpha (e.g. ``{"tone": "ordinal"}``; :func:`levels_from_codebook`
+        builds it from the study's codebook). Behaviours
         not listed: ordinal for numbers / ordered categories with more than two values, otherwise
         nominal.
     n_boot, seed, confidence
@@ -1020,6 +1023,120 @@ def reliability_table(data: pd.DataFrame, *, unit: str, rater: str, value: str, 
             cols += ["alpha_label"]
     cols += ["majority_category", "majority_share", "kappa_paradox", "note"]
     return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def levels_from_codebook(codebook: Any, *, behaviours: Sequence[str] | None = None) -> dict[str, str]:
+    """Level of measurement of each coded behaviour for alpha, from the study's codebook.
+
+    Parameters
+    ----------
+    codebook : Codebook
+        The study's codebook (:func:`svcresearch.codebook.load_codebook`).
+    behaviours : list of str, optional
+        Which behaviours (codebook names); default every coded behaviour
+        (``codebook.behaviours``). Pass the behaviours present in the data when the mapping goes to
+        :func:`reliability_table`, which refuses names it does not find.
+
+    Returns
+    -------
+    dict
+        ``behaviour -> level``: ``"ordinal"`` for an ordinal variable with more than two levels,
+        ``"interval"`` for a count or continuous one, ``"nominal"`` otherwise (binary, nominal, and
+        ordinal codes with two levels, where every level of measurement gives the same alpha).
+
+    Notes
+    -----
+    Tested in ``tests/test_reliability_summary.py`` on a codebook built in the test with one
+    variable of each type.
+    """
+    from svcresearch.codebook import Codebook
+
+    check_type("codebook", codebook, Codebook, what="a Codebook (svcresearch.codebook.load_codebook)")
+    coded = {v.name: v for v in codebook.behaviours}
+    if behaviours is None:
+        names = list(coded)
+    else:
+        if isinstance(behaviours, str):
+            raise TypeError(f"`behaviours` must be a list of behaviour names, not a single string; got {behaviours!r}.")
+        names = [str(b) for b in behaviours]
+        unknown = [b for b in names if b not in coded]
+        if unknown:
+            raise ValueError(f"`behaviours` names {unknown!r}, which the codebook does not define as coded "
+                             f"behaviours; it defines {list(coded)!r}.")
+    out = {}
+    for name in names:
+        var = coded[name]
+        n_levels = len(var.value_set.levels) if var.value_set is not None else 0
+        if var.type == "ordinal" and n_levels > 2:
+            out[name] = "ordinal"
+        elif var.type in ("count", "continuous"):
+            out[name] = "interval"
+        else:
+            out[name] = "nominal"
+    return out
+
+
+def reliability_summary(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None) -> str:
+    """Plain-language summary of a :func:`reliability_table`: which codes are reliable enough.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The result of :func:`reliability_table` (columns ``behaviour``, ``n_units``, ``alpha``,
+        ``alpha_ci_low``, ``kappa_paradox``).
+    labels : mapping, optional
+        Behaviour name -> readable label (e.g. ``Study.labels()``); names without a label are
+        shown with spaces for underscores.
+
+    Returns
+    -------
+    str
+        A few sentences: how many behaviours and double-coded encounters; which reach
+        Krippendorff's .800, which only .667, which fall below (their effects in the models are
+        attenuated); which have an undefined alpha; which are flagged for extreme prevalence.
+
+    Notes
+    -----
+    The thresholds are Krippendorff's (2004) conventions, as in :func:`interpret_alpha`. Tested in
+    ``tests/test_reliability_summary.py`` against a table built by hand.
+    """
+    check_dataframe("table", table, columns=["behaviour", "n_units", "alpha", "alpha_ci_low", "kappa_paradox"])
+    if labels is not None:
+        check_type("labels", labels, Mapping, what="a mapping from behaviour to label")
+    labels = labels or {}
+    if table.empty:
+        return "No behaviour was coded by two coders on the same encounters, so agreement cannot be summarised."
+
+    def _names(mask) -> str:
+        shown = [str(labels.get(b, str(b).replace("_", " "))) for b in table.loc[mask, "behaviour"]]
+        return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+
+    alpha = pd.to_numeric(table["alpha"], errors="coerce")
+    n = len(table)
+    units = int(pd.to_numeric(table["n_units"], errors="coerce").max())
+    text = [f"Two or more coders judged {n} behaviour{'s' if n != 1 else ''} on up to {units:,} shared "
+            f"encounters."]
+    groups = [(alpha >= 0.800, "reached Krippendorff's α ≥ .800 (reliable)"),
+              ((alpha >= 0.667) & (alpha < 0.800), "reached only .667 ≤ α < .800 (tentative conclusions only)"),
+              (alpha < 0.667, "fell below α = .667: their effects in the later models are attenuated "
+                              "towards zero, and a null result for them is weak evidence")]
+    for mask, what in groups:
+        if mask.any():
+            k = int(mask.sum())
+            text.append(f"{_names(mask)} {what}." if k == 1 else f"{k} behaviours ({_names(mask)}) {what}.")
+    undefined = alpha.isna()
+    if undefined.any():
+        text.append(f"α is undefined for {_names(undefined)} (a single category observed or no encounter coded twice).")
+    low_bound = pd.to_numeric(table["alpha_ci_low"], errors="coerce")
+    shaky = (alpha >= 0.800) & (low_bound < 0.667)
+    if shaky.any():
+        text.append(f"For {_names(shaky)} the interval's lower bound is below .667, so the sample cannot rule out "
+                    f"poor agreement.")
+    paradox = table["kappa_paradox"].fillna(False).astype(bool)
+    if paradox.any():
+        text.append(f"{_names(paradox)}: one category dominates and κ is deflated despite high agreement; "
+                    f"read AC1 there.")
+    return " ".join(text)
 
 
 # ----------------------------------------------------------------------------------------------

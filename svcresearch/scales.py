@@ -1,7 +1,7 @@
 """Multi-item scales: internal consistency (Cronbach's alpha, McDonald's omega) and scale scores.
 
-The survey measures satisfaction with three 1–7 items (``sat_1``–``sat_3``); papers report the
-scale's reliability next to its mean. Why our own code: pingouin's ``cronbach_alpha`` returns an
+A survey often measures an outcome with several items (e.g. three 1–7 items the codebook groups
+into a scale); papers report the scale's reliability next to its mean. Why our own code: pingouin's ``cronbach_alpha`` returns an
 untidy tuple and has no omega; the only maintained omega is R's ``psych::omega`` (not a dependency),
 and ``statsmodels``' factor analysis returns loadings but not omega or a per-study report. The
 one-factor maximum-likelihood fit below is ~40 lines, has an analytic gradient and is checked
