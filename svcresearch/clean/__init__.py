@@ -241,7 +241,7 @@ def _clean(study: StudySpec, codebook: Codebook, key: bytes, bar) -> dict:
     adjud_kept = kept_records([adjud]).drop_duplicates("encounter_id") if adjud is not None else None
     cod = order_codings(coding, spine, primary_coder=study.primary_coder)
     sources = per_encounter_sources({"operations": ops, "survey": survey}, cod, coding, spine, codebook)
-    ctx, supplied = merge_context(sources, codebook, ledger, redact)
+    ctx, supplied = merge_context(sources, codebook, ledger, redact, tables=all_tables)
     code_behaviours(cod, coding, adjud_kept, ctx, codebook, ledger)
     encounters = assemble(spine=spine, ctx=ctx, cod=cod, adjud=adjud_kept, video=video, survey=survey,
                           survey_modes={t.spec.rel: t.spec.mode for t in tables["survey"]}, codebook=codebook,

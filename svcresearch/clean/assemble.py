@@ -77,11 +77,12 @@ def per_encounter_sources(kept: dict, cod: Codings, coding: pd.DataFrame, spine:
     return out
 
 
-def merge_context(sources: dict, codebook: Codebook, ledger: Ledger, redact) -> tuple[pd.DataFrame, dict]:
+def merge_context(sources: dict, codebook: Codebook, ledger: Ledger, redact, *,
+                  tables: list) -> tuple[pd.DataFrame, dict]:
     """One column per encounter variable with data, values by :data:`PRECEDENCE`.
 
     Returns the merged frame (spine order, normalised values) and, per variable, the kinds that
-    supplied it.
+    supplied it. ``tables`` (the read files) give the raw value of a value that is not used.
     """
     n = len(next(iter(sources.values()))) if sources else 0
     merged = pd.DataFrame(index=pd.RangeIndex(n))
@@ -114,15 +115,29 @@ def merge_context(sources: dict, codebook: Codebook, ledger: Ledger, redact) -> 
             win_row = np.array([sources[w]["source_row"].iat[i] if w else -1 for w, i in
                                 zip(winner, np.flatnonzero(differs))], dtype=object)
             shown = redact(v, used[differs])
-            ledger.add(file=src["source_file"].to_numpy(dtype=object)[differs],
-                       row=src["source_row"].to_numpy()[differs].astype(np.int64),
-                       column=v.column_in(k), value=redact(v, text[differs]), reason="source_conflict",
+            files = src["source_file"].to_numpy(dtype=object)[differs]
+            rows = src["source_row"].to_numpy()[differs].astype(np.int64)
+            ledger.add(file=files, row=rows, column=v.column_in(k),
+                       value=redact(v, _raw_values(tables, v.name, files, rows)), reason="source_conflict",
                        scope="cell",
                        detail=[f"value not used: {f} row {r} gives {s!r} and {w} comes first for "
                                f"'{v.name}' (precedence {' > '.join(precedence(v))})"
                                for f, r, s, w in zip(win_file, win_row, shown, winner)])
         merged[v.name] = value
     return merged, supplied
+
+
+def _raw_values(tables: list, name: str, files: np.ndarray, rows: np.ndarray) -> pd.Series:
+    """The raw cells of variable ``name`` at (file, row) pairs, as read."""
+    out = np.full(len(files), None, dtype=object)
+    for t in tables:
+        mine = files == t.spec.rel
+        if not mine.any() or name not in t.raw:
+            continue
+        at = pd.Index(t.data["source_row"].to_numpy()).get_indexer(rows[mine])
+        vals = t.raw[name].to_numpy(dtype=object, na_value=None)
+        out[np.flatnonzero(mine)] = [vals[i] if i >= 0 else None for i in at]
+    return pd.Series(out, dtype="string")
 
 
 def typed(col: pd.Series, v: Variable) -> pd.Series:

@@ -129,7 +129,9 @@ def read_video(specs: list[FileSpec], codebook: Codebook, spine: pd.Index, ledge
             raise RuntimeError("events.validate_events dropped events without a quarantine entry")
 
     valid = valid.assign(_bkey=bkey[valid["_k"].to_numpy()])
-    features = _features(valid, coded_obs, codebook, ledger)
+    observed = linked & ~second
+    features = _features(valid, coded_obs, _observation_lengths(events.loc[observed], enc[observed], coded_obs),
+                         codebook, ledger)
     features["video_coded"] = True
     accounting = []
     for spec in specs:
@@ -138,20 +140,30 @@ def read_video(specs: list[FileSpec], codebook: Codebook, spine: pd.Index, ledge
     return Video(features=features, accounting=accounting, link=(n_obs_linked, n_obs), undeclared=undeclared)
 
 
-def _features(valid: pd.DataFrame, observations: pd.Index, codebook: Codebook, ledger: Ledger) -> pd.DataFrame:
+def _observation_lengths(events: pd.DataFrame, enc: pd.Series, observations: pd.Index) -> np.ndarray:
+    """Each observation's duration: BORIS's own (observation/media duration), else the last time
+    of any of its events (whatever their behaviour or fate, so that dropping an event never
+    changes the denominator of a share)."""
+    pos = pd.Index(observations).get_indexer(enc.astype("string"))
+    n_obs = len(observations)
+    length = np.full(n_obs, np.nan)
+    if "observation_duration_s" in events:
+        od = pd.to_numeric(events["observation_duration_s"], errors="coerce").to_numpy(dtype=float)
+        length = pd.Series(od).groupby(pos).max().reindex(range(n_obs)).to_numpy(dtype=float)
+    times = np.fmax(pd.to_numeric(events["start_s"], errors="coerce").to_numpy(dtype=float),
+                    pd.to_numeric(events["stop_s"], errors="coerce").to_numpy(dtype=float))
+    last = pd.Series(times).groupby(pos).max().reindex(range(n_obs)).to_numpy(dtype=float)
+    return np.where(np.isnan(length), last, length)
+
+
+def _features(valid: pd.DataFrame, observations: pd.Index, length: np.ndarray, codebook: Codebook,
+              ledger: Ledger) -> pd.DataFrame:
     """One row per video-coded encounter, one column per BORIS variable (typed for the output)."""
     n_obs = len(observations)
     obs_pos = pd.Index(observations).get_indexer(valid["observation_id"].astype("string"))
     start = pd.to_numeric(valid["start_s"], errors="coerce").to_numpy(dtype=float)
     is_state = valid["behavior_type"].astype("string").str.upper().to_numpy(dtype=object) == "STATE"
     stop = np.where(is_state, pd.to_numeric(valid["stop_s"], errors="coerce").to_numpy(dtype=float), start)
-    # observation duration: BORIS's own (observation/media duration), else the last event time
-    length = np.full(n_obs, np.nan)
-    if "observation_duration_s" in valid:
-        od = pd.to_numeric(valid["observation_duration_s"], errors="coerce").to_numpy(dtype=float)
-        length = pd.Series(od).groupby(obs_pos).max().reindex(range(n_obs)).to_numpy(dtype=float)
-    last = pd.Series(np.fmax(start, stop)).groupby(obs_pos).max().reindex(range(n_obs)).to_numpy(dtype=float)
-    length = np.where(np.isnan(length), last, length)
     denom = np.where(length > 0, length, np.nan)
     mods = valid["modifiers"].astype("string").fillna("") if "modifiers" in valid else \
         pd.Series("", index=valid.index, dtype="string")
