@@ -85,7 +85,10 @@ def label_term(term: Any, labels: Mapping[str, str] | None = None, *, language: 
         inner = label_term(term.split(":", 1)[1], labels, language=language)
         return f"{inner} ({'epäsuora vaikutus' if language == 'fi' else 'indirect effect'})"
     if term.startswith("icc_") and term[4:]:
-        return f"ICC ({label_term(term[4:], labels, language=language)})"
+        return f"ICC, {label_term(term[4:], labels, language=language)}"
+    absolute = re.fullmatch(r"abs\((.+)\)", term)
+    if absolute:
+        return f"|{label_term(absolute.group(1), labels, language=language)}|"
     if " - " in term:
         return " \u2212 ".join(label_term(part, labels, language=language) for part in term.split(" - "))
     if ":" in term:
