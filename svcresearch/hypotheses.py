@@ -1,444 +1,419 @@
-"""The practice claims H1–H12 (DESIGN.md §2) as a registry, and one function that tests them all.
+"""A study's hypotheses file (its pre-registration) and one function that tests every claim in it.
 
-Each claim comes from one of the five Finnish customer-service articles in ``sources/`` (columns
-and blog posts). :data:`HYPOTHESES` states each claim in English, the article(s) it comes from,
-the model and subset that test it, and the exact coefficient or contrast with its expected sign.
-:func:`run_hypotheses` fits the models once, computes every estimate, corrects the p values for
-the whole family with Holm's method and returns ONE tidy table with a verdict per row — and, for
-the simulated default study, the true value and whether the interval covers it.
+The claims live in the study folder, not here: ``study.yaml`` names a ``hypotheses.yaml``
+(DESIGN.md §5) that :func:`load_hypotheses` reads and checks against the study's codebook, and
+:func:`run_hypotheses` fits each distinct model once, computes every estimate, corrects the p
+values for the whole family with Holm's method and returns ONE tidy table with a verdict per row.
+Nothing in this module knows any study's variables: models are built by
+:mod:`svcresearch.modelframe` from the codebook (coding, not-applicable, complete cases per model).
 
-Why a module and not a notebook: the same table is needed by notebook 06, by the tests (which
-check on simulated data that truly-null claims are not "supported" and large effects are
-recovered), and by anyone who re-runs the analysis on their own coded encounters.
+File format
+-----------
+.. code-block:: yaml
 
-Model (one specification for all coefficient claims). Cumulative-logit mixed model of
-``sat_overall`` (1–5) with a random intercept per employee (``fit_ordinal(groups="employee")``,
-R's ``clmm``) and every coded behaviour and context variable at once::
+    model:
+      outcome: recommend           # ordinal -> cumulative logit (mixed), binary -> logistic,
+                                   # continuous/count -> linear (mixed)
+      groups: employee             # optional random intercept
+      terms: [greeting, uses_name, resolved, resolved:empathy, channel]
+    hypotheses:
+      - id: P1                     # unique; the results table's first column
+        claim: Using the customer's name raises the likelihood to recommend.
+        source: Pilot preregistration, April 2026
+        term: uses_name            # exactly one of: term | contrast | interaction | icc | mediation
+        expected: positive         # positive | negative | nonzero
+      - id: P2
+        contrast: "resolved[yes] - resolved[partly]"
+        expected: positive
+      - id: P3
+        interaction: [resolved, empathy]
+        expected: positive
+      - id: P4
+        term: nod_count            # not in model.terms: added to the model for this claim
+        where: {variable: channel, op: "==", value: desk}
+        expected: positive
+      - id: P5
+        icc: employee
+        expected: positive
+      - id: P6
+        mediation: {x: smile, mediator: felt_valued}
+        expected: positive
 
-    eye_contact + greeting + smile_polite + smile_genuine + resolved * empathy
-    + wait_min * acknowledged_wait + apology + explanation + phone_use + scripted + upselling
-    + service_failure * returning_customer + referral + channel_phone
+Extensions beyond DESIGN §5 (the default study needs them):
 
-A behaviour that is *not applicable* (eye contact and smile on the phone, apology and explanation
-without a failure, acknowledgement of a wait under 2 minutes, referral of a resolved issue) enters
-as 0, so with the applicability condition in the model its coefficient is the effect where it
-applies. Missing codes (not "not applicable") drop the encounter. H1 and H3 are tested among
-face-to-face encounters, H6 among service failures (terms constant in a subset are dropped).
+* ``tests:`` — a claim with several rows: a list of entries, each with its own test (``term`` |
+  ``contrast`` | ``interaction`` | ``icc`` | ``mediation``), ``expected`` and optional ``label``
+  and ``definition``; the claim's ``claim``, ``source`` and ``where`` apply to every row.
+* ``label:`` — the text of the results' ``term`` column (default: the test written out).
+* ``definition:`` — what the row estimates, in words (the ``definition`` column).
+* Contrasts with coefficients: ``"-service_failure - resolved"``, ``"2*a - b"``, or a mapping
+  ``{a: 1, b: -1}``. Terms are variables, ``variable[level]`` for a level of a categorical
+  variable (compared with its first level) and ``a:b`` interactions.
+* Interaction terms in ``model.terms`` (``resolved:empathy``).
+* ``mediation: {x: "smile[genuine]", ...}`` — a level of a categorical ``x``.
 
-A researcher's own study rarely has every variable of the default codebook. A claim whose
-variables are absent (no such column), empty or constant in the rows used (no failures observed, no
-phone channel, no polite smile) cannot be tested: its row is kept in the table with verdict
-``not testable`` and a ``reason`` naming the variable, and it stays out of the Holm family. The
-main model then uses the terms that exist and vary. Without the grouping column (e.g. no operations
-log, hence no ``employee``) the models are fitted without a random intercept and H10 is not
-testable. A model needs at least :data:`MIN_RATED` rated encounters with complete codes.
+Estimands: coefficients and contrasts are Wald tests on the outcome model's scale (log odds for
+ordinal and binary outcomes); an ``icc`` claim is the latent-scale ICC of the group's random
+intercept with a boundary-corrected likelihood-ratio p value; a ``mediation`` claim is a·b from
+:func:`svcresearch.mediation.model_mediation` — on the outcome model's scale (log odds for an
+ordinal outcome), the one definition notebook 05 uses too.
+
+A claim whose variables are absent, empty or constant in the rows used, or whose model has too
+few rows or cannot be estimated, is kept in the table with verdict ``not testable`` and a
+``reason``; such rows stay out of the Holm family.
 """
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+import yaml
 
-from svcresearch._validation import check_dataframe, check_number, check_option, check_type
+from svcresearch import modelframe as mfm
+from svcresearch._validation import InputError, check_dataframe, check_number, check_option, check_type
 from svcresearch.config import DEFAULT_SEED
-from svcresearch.effects import contrast, icc_interval, lr_test_variance_component
-from svcresearch.multiplicity import holm
+from svcresearch.effects import icc, icc_interval, lr_test_variance_component
 from svcresearch.models.ordinal import LINKS
-from svcresearch.simulate import _model as _study_model
+from svcresearch.multiplicity import holm
 
-#: Coded behaviours of the default study in codebook order (the simulator defines them once).
-BEHAVIOURS = tuple(_study_model.BEHAVIOURS)
-#: Ordered levels of the ``smile`` code.
-SMILE_LEVELS = tuple(_study_model.SMILE_LEVELS)
-#: Coded yes/no behaviours of the processed data (``docs/study_layout.md``): all but ``smile``.
-BINARY_BEHAVIOURS = tuple(b for b in BEHAVIOURS if b != "smile")
-
-#: Terms of the main model, in order (interactions written as products of numeric 0/1 columns).
-MAIN_TERMS = ("eye_contact", "greeting", "smile_polite", "smile_genuine", "resolved", "empathy",
-              "resolved:empathy", "wait_min", "acknowledged_wait", "wait_min:acknowledged_wait",
-              "apology", "explanation", "phone_use", "scripted", "upselling", "service_failure",
-              "returning_customer", "service_failure:returning_customer", "referral", "channel_phone")
-
-SUBSETS = ("all", "face_to_face", "failures")
+KINDS = ("term", "contrast", "interaction", "icc", "mediation")
+EXPECTED = {"positive": "> 0", "negative": "< 0", "nonzero": "!= 0"}
 VERDICTS = ("supported", "not supported", "opposite direction", "not testable")
 ALPHA = 0.05
-#: Fewest rated encounters (complete on the model's codes) for which a model is fitted; below it
-#: the hypotheses of that model are "not testable". Thirty is a floor, not a power analysis: with
-#: fewer than ~30 ratings a cumulative-logit model with several terms separates or barely moves
-#: from its start values, and its Wald intervals mean nothing.
-MIN_RATED = 30
+MIN_RATED = mfm.MIN_RATED
+COLUMNS = ["hypothesis", "claim", "term", "expected", "estimate", "std_error", "ci_low", "ci_high", "p_value",
+           "p_holm", "verdict", "n", "subset", "definition", "reason", "source", "kind", "scale"]
 
 VERDICT_RULE = (
     "Verdict: 'supported' when the Holm-adjusted p value (family of all rows) is below .05 and the "
-    "estimate has the expected sign; 'opposite direction' when p_holm < .05 with the other sign; "
-    "otherwise 'not supported' (no evidence either way at this sample size, not evidence of no effect)."
+    "estimate has the expected sign (either sign for 'nonzero'); 'opposite direction' when p_holm < .05 "
+    "with the other sign; otherwise 'not supported' (no evidence either way at this sample size, not "
+    "evidence of no effect)."
 )
-#: Added to the note when some rows could not be tested (the default study has none).
 NOT_TESTABLE_RULE = (
-    "'Not testable': a variable the claim needs is absent, empty or constant in the rows used, or too "
-    "few rated encounters (reason column); such rows have no estimate and are not in the Holm family."
+    "'Not testable': a variable the claim needs is absent, empty or constant in the rows used, too "
+    "few rated encounters, or the model could not be estimated (reason column); such rows have no "
+    "estimate and are not in the Holm family."
 )
 
-SOURCES = {
-    "000": "000_c4c7e7a43a71289c",   # Ryynänen 2017, "Asiakaspalvelu on täynnä tunteita"
-    "001": "001_31622a3cb35a9504",   # "Millaista on hyvä asiakaspalvelu?" (service "in stock")
-    "002": "002_0455fc95f5ca588c",   # column "Hyvä asiakaspalvelukokemus kantaa pitkälle"
-    "003": "003_258e938b3e5f6f59",   # "Tunneäly asiakaspalvelussa"
-    "004": "004_522a5830113953c7",   # "A blond customer service agent" (+ reader comment)
-}
+_TERM = r"[A-Za-z_][\w.]*(?:\[[^\]]+\])?(?::[A-Za-z_][\w.]*(?:\[[^\]]+\])?)*"
+_CONTRAST_PART = re.compile(r"\s*([+-])?\s*(?:(\d+(?:\.\d*)?|\.\d+)\s*\*?\s*)?(" + _TERM + r")\s*")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """``model:`` of a hypotheses file: the outcome, optional groups and the terms."""
+
+    outcome: str
+    groups: str | None = None
+    terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Test:
-    """One row of the results table: a coefficient or contrast with its expected sign.
+    """One row of the results table: what is estimated and the expected direction."""
 
-    ``term`` is the name used in the simulator's ground truth; ``weights`` map model terms to
-    weights (``{"apology": 1, "explanation": -1}``); ``kind`` is ``"coefficient"``, ``"icc"`` or
-    ``"indirect"``.
-    """
-
-    term: str
-    weights: Mapping[str, float] = field(default_factory=dict)
-    expected: int = 1
-    kind: str = "coefficient"
+    kind: str                              # term | contrast | interaction | icc | mediation
+    label: str
+    expected: str                          # positive | negative | nonzero
+    weights: Mapping[str, float] = field(default_factory=dict)   # term / contrast / interaction
+    group: str | None = None               # icc
+    x: str | None = None                   # mediation
+    mediator: str | None = None
     definition: str = ""
 
 
 @dataclass(frozen=True)
-class Hypothesis:
-    """A practice claim: id, English claim, source article ids, test, subset, rows."""
+class Claim:
+    """A claim of the hypotheses file: id, text, source, optional ``where`` and its rows."""
 
     id: str
     claim: str
-    sources: tuple[str, ...]
-    test: str
-    subset: str
+    source: str
+    where: Mapping | None
     tests: tuple[Test, ...]
 
 
-def _coef(term, expected, definition=""):
-    return Test(term=term, weights={term: 1.0}, expected=expected, definition=definition)
+@dataclass(frozen=True)
+class Hypotheses:
+    """A parsed hypotheses file."""
 
+    model: ModelSpec
+    claims: tuple[Claim, ...]
+    path: Path | None = None
 
-HYPOTHESES: tuple[Hypothesis, ...] = (
-    Hypothesis("H1", "Eye contact raises satisfaction; avoiding it \"says more than a hundred words\".",
-               ("004", "003"), "main effect (face to face)", "face_to_face",
-               (_coef("eye_contact", +1),)),
-    Hypothesis("H2", "Greeting the customer, acknowledging them as a person, raises satisfaction.",
-               ("003",), "main effect", "all", (_coef("greeting", +1),)),
-    Hypothesis("H3", "Smiling raises satisfaction (\"the power of a smile is unmatched\"), and a genuine "
-               "smile more than a polite, put-on one.", ("004", "003"), "ordered effect (face to face)",
-               "face_to_face",
-               (Test("smile[polite]", {"smile_polite": 1.0}, +1, definition="polite vs no smile (total effect)"),
-                Test("smile[genuine]", {"smile_genuine": 1.0}, +1, definition="genuine vs no smile (total effect)"),
-                Test("smile[genuine] - smile[polite]", {"smile_genuine": 1.0, "smile_polite": -1.0}, +1,
-                     definition="genuine minus polite"))),
-    Hypothesis("H4", "Resolving the issue is not enough on its own: the right solution without attention to "
-               "the customer's feelings can leave them dissatisfied, so empathy strengthens the effect of "
-               "resolution.", ("000", "003"), "resolution x empathy", "all",
-               (_coef("resolved", +1, "effect of resolution when no empathy was shown"),
-                _coef("resolved:empathy", +1, "extra effect of resolution when empathy was shown"))),
-    Hypothesis("H5", "Waiting lowers satisfaction, and a nod to the waiting customer (\"I see you\") softens "
-               "the penalty.", ("000", "003"), "wait x acknowledgement", "all",
-               (_coef("wait_min", -1, "per minute of waiting, wait not acknowledged"),
-                _coef("wait_min:acknowledged_wait", +1, "change of the per-minute penalty when acknowledged"))),
-    Hypothesis("H6", "When something has gone wrong, apologise rather than explain: explaining only raises "
-               "more anger.", ("002",), "apology vs explanation (failures only)", "failures",
-               (Test("apology - explanation", {"apology": 1.0, "explanation": -1.0}, +1,
-                     definition="effect of an apology minus effect of an explanation, service failures only"),)),
-    Hypothesis("H7", "Using a phone while serving, robotic scripted phrases and pushy upselling lower "
-               "satisfaction.", ("004",), "main effects", "all",
-               (_coef("phone_use", -1), _coef("scripted", -1), _coef("upselling", -1))),
-    Hypothesis("H8", "Good service \"in stock\" buffers a failure: returning customers with a good history "
-               "take errors more lightly.", ("001",), "failure x returning customer", "all",
-               (_coef("service_failure:returning_customer", +1,
-                      "how much less a failure hurts a returning customer"),)),
-    Hypothesis("H9", "Negative experiences weigh more than positive ones: when something goes wrong, the "
-               "rest of the work is left in its shadow.", ("000",), "asymmetry of effects", "all",
-               (Test("abs(service_failure) - resolved", {"service_failure": -1.0, "resolved": -1.0}, +1,
-                     definition="(-b_failure) - b_resolved: drop after a failure minus gain from resolution, "
-                                "at the reference levels (first-time customer, no empathy)"),)),
-    Hypothesis("H10", "Same service, different experience: employees differ beyond the coded behaviours.",
-               ("003",), "employee variance (latent ICC, LR test)", "all",
-               (Test("icc_employee", {}, +1, kind="icc",
-                     definition="sigma2_employee / (sigma2_employee + pi^2/3) on the latent logistic scale; "
-                                "employees are nested in service points, so the employee intercept carries "
-                                "the service-point variance too"),)),
-    Hypothesis("H11", "A smile works through the customer feeling valued and seen.", ("001", "003"),
-               "mediation smile -> felt_valued -> satisfaction (face to face)", "face_to_face",
-               (Test("indirect: smile[genuine]", {}, +1, kind="indirect",
-                     definition="a * b: a = OLS effect of a genuine (vs no) smile on felt_valued (points); "
-                                "b = logit per felt_valued point in the ordinal mixed model with smile"),)),
-    Hypothesis("H12", "Sending the customer to another business when you cannot help them still pays off.",
-               ("002",), "main effect where applicable (unresolved issues)", "all",
-               (_coef("referral", +1, "referral vs none among unresolved issues"),)),
-)
+    def registry(self) -> pd.DataFrame:
+        """The claims as a tidy table, one row per test: ``hypothesis, claim, source, kind, term,
+        expected, subset, definition``."""
+        rows = [{"hypothesis": c.id, "claim": c.claim, "source": c.source, "kind": t.kind, "term": t.label,
+                 "expected": EXPECTED[t.expected], "subset": mfm.describe_where(c.where),
+                 "definition": t.definition} for c in self.claims for t in c.tests]
+        return pd.DataFrame(rows, columns=["hypothesis", "claim", "source", "kind", "term", "expected", "subset",
+                                           "definition"])
 
-
-def registry() -> pd.DataFrame:
-    """The hypotheses as a tidy table: one row per tested term.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``hypothesis, claim, sources, test, subset, term, expected, definition``.
-    """
-    rows = []
-    for h in HYPOTHESES:
-        for t in h.tests:
-            rows.append({"hypothesis": h.id, "claim": h.claim,
-                         "sources": ", ".join(SOURCES[s] for s in h.sources), "test": h.test,
-                         "subset": h.subset, "term": t.term, "expected": "> 0" if t.expected > 0 else "< 0",
-                         "definition": t.definition})
-    return pd.DataFrame(rows)
+    def _repr_html_(self) -> str:
+        return self.registry().to_html(index=False)
 
 
 # ----------------------------------------------------------------------------------------------
-# Analysis frame
+# Loading
 # ----------------------------------------------------------------------------------------------
-def _not_applicable(data: pd.DataFrame, name: str) -> pd.Series:
-    """Structural not-applicable mask: the cleaner's ``<name>_status`` or the codebook rules."""
-    status = f"{name}_status"
-    if status in data.columns:
-        return data[status].astype("string").eq("not_applicable").fillna(False).astype(bool)
-    false = pd.Series(False, index=data.index)
-    if name in ("eye_contact", "smile") and "channel" in data.columns:
-        return data["channel"].astype("string").eq("phone").fillna(False).astype(bool)
-    if name in ("apology", "explanation") and "service_failure" in data.columns:
-        return data["service_failure"].astype("boolean").eq(False).fillna(False).astype(bool)
-    if name == "acknowledged_wait" and "wait_min" in data.columns:
-        return (pd.to_numeric(data["wait_min"], errors="coerce") < 2).fillna(False).astype(bool)
-    if name == "referral" and "resolved" in data.columns:
-        return data["resolved"].astype("boolean").eq(True).fillna(False).astype(bool)
-    return false
+def _variable_of(term: str) -> str:
+    return term.split("[", 1)[0].strip()
 
 
-def _binary(data: pd.DataFrame, name: str) -> pd.Series:
-    s = data[name]
-    if isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(s.dtype):
-        raise TypeError(f"`data` column '{name}' must be boolean (True/False/NA); got {s.dtype}.")
-    out = pd.to_numeric(s.astype("boolean") if not pd.api.types.is_float_dtype(s.dtype) else s,
-                        errors="coerce").astype(float)
-    bad = out.dropna()[~out.dropna().isin([0.0, 1.0])]
-    if len(bad):
-        raise ValueError(f"`data` column '{name}' must hold only yes/no values; found {bad.iloc[0]!r}.")
+def parse_contrast(spec: Any) -> dict[str, float]:
+    """``"a[x] - b"`` / ``"-a - b"`` / ``"2*a - b"`` / ``{a: 1, b: -1}`` -> ``{term: weight}``."""
+    if isinstance(spec, Mapping):
+        out = {}
+        for k, v in spec.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError(f"weight of {k!r} must be a number; got {v!r}")
+            out[str(k)] = float(v)
+        return out
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"expected a string like \"a[level] - b\" or a mapping of weights; got {spec!r}")
+    text, pos, out = spec.strip(), 0, {}
+    first = True
+    while pos < len(text):
+        m = _CONTRAST_PART.match(text, pos)
+        if not m or m.end() == pos or (not first and m.group(1) is None):
+            raise ValueError(f"could not read {spec!r} at {text[pos:]!r}; write terms joined by + and -, "
+                             f"e.g. \"smile[genuine] - smile[polite]\"")
+        sign = -1.0 if m.group(1) == "-" else 1.0
+        coef = float(m.group(2)) if m.group(2) else 1.0
+        out[m.group(3)] = out.get(m.group(3), 0.0) + sign * coef
+        pos, first = m.end(), False
     return out
 
 
-#: Frame columns derived from a differently named data column (for "which variable is missing").
-_SOURCE_COLUMN = {"smile_polite": "smile", "smile_genuine": "smile", "channel_phone": "channel"}
+def _check_term(term: str, codebook, err, what: str) -> None:
+    for part in mfm.split_term(term):
+        name = _variable_of(part)
+        var = mfm.find_variable(codebook, name)
+        if var is None:
+            err(f"{what} {term!r}: {name!r} is not a variable of the codebook")
+        if "[" in part:
+            level = part.split("[", 1)[1].rstrip("]")
+            if var.value_set is None or level not in var.value_set.levels:
+                levels = var.value_set.levels if var.value_set is not None else ()
+                err(f"{what} {term!r}: {level!r} is not a level of {name!r} (levels: {', '.join(levels) or 'none'})")
 
 
-def analysis_frame(data: pd.DataFrame, *, groups: str | None = "employee") -> pd.DataFrame:
-    """Numeric model frame: 0/1 behaviours with not-applicable = 0 and missing = NaN.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        ``encounters.parquet`` of the processed study (or a researcher's frame with the same
-        columns). Needs ``sat_overall`` and at least one coded behaviour of :data:`BEHAVIOURS`;
-        every other variable (the other behaviours, ``smile``, ``channel``, ``wait_min``,
-        ``service_failure``, ``returning_customer``, ``felt_valued``, ``<b>_status``) is used
-        when present — a study's codebook decides which exist.
-    groups : str or None
-        Grouping column carried over (e.g. ``"employee"``); it must be a column of ``data``
-        (see :func:`usable_groups` to fall back to None when it is not).
-
-    Returns
-    -------
-    pandas.DataFrame
-        The columns of :data:`MAIN_TERMS` (main effects) that ``data`` can provide,
-        ``sat_overall`` (Int64), ``felt_valued`` (when present), ``face_to_face`` (bool; all True
-        without a ``channel`` column: a study that records no channel is taken as one channel),
-        ``failure`` (bool, with ``service_failure``) and ``groups``, indexed like ``data``.
-    """
-    check_dataframe("data", data, columns=["sat_overall"])
-    present = [b for b in BEHAVIOURS if b in data.columns]
-    if not present:
-        raise ValueError(f"`data` needs at least one coded behaviour column ({', '.join(BEHAVIOURS)}); "
-                         f"it has none (columns: {', '.join(map(repr, data.columns))}).")
-    if groups is not None:
-        check_type("groups", groups, str, what="a column name or None")
-        if groups not in data.columns:
-            raise ValueError(f"`groups` must name a column of `data`; got {groups!r}, which is not one "
-                             f"of {', '.join(map(repr, data.columns))}.")
-    out = pd.DataFrame(index=data.index)
-    for name in BINARY_BEHAVIOURS:
-        if name in data.columns:
-            values = _binary(data, name)
-            out[name] = values.mask(_not_applicable(data, name), 0.0)
-    if "smile" in data.columns:
-        smile = data["smile"].astype("string").str.strip().str.lower()
-        unknown = sorted(set(smile.dropna()) - set(SMILE_LEVELS))
-        if unknown:
-            raise ValueError(f"`data` column 'smile' must be one of {SMILE_LEVELS}; found {unknown[0]!r}.")
-        smile = smile.mask(_not_applicable(data, "smile") & smile.isna(), "none")
-        out["smile_polite"] = smile.map({"none": 0.0, "polite": 1.0, "genuine": 0.0}).astype(float)
-        out["smile_genuine"] = smile.map({"none": 0.0, "polite": 0.0, "genuine": 1.0}).astype(float)
-    if "channel" in data.columns:
-        channel = data["channel"].astype("string").str.strip().str.lower()
-        bad = sorted(set(channel.dropna()) - {"face_to_face", "phone"})
-        if bad:
-            raise ValueError(f"`data` column 'channel' must be 'face_to_face' or 'phone'; found {bad[0]!r}.")
-        out["channel_phone"] = channel.map({"face_to_face": 0.0, "phone": 1.0}).astype(float)
-        out["face_to_face"] = channel.eq("face_to_face").fillna(False).astype(bool)
-    else:
-        out["face_to_face"] = True
-    if "wait_min" in data.columns:
-        out["wait_min"] = pd.to_numeric(data["wait_min"], errors="coerce").astype(float)
-    if "service_failure" in data.columns:
-        out["service_failure"] = _binary(data, "service_failure")
-        out["failure"] = out["service_failure"].eq(1.0)
-    if "returning_customer" in data.columns:
-        out["returning_customer"] = _binary(data, "returning_customer")
-    out["sat_overall"] = pd.to_numeric(data["sat_overall"], errors="coerce").astype("Int64")
-    if "felt_valued" in data.columns:
-        out["felt_valued"] = pd.to_numeric(data["felt_valued"], errors="coerce").astype(float)
-    if groups is not None:
-        out[groups] = data[groups].astype("string")
-    return out
+def _parse_test(entry: Mapping, *, codebook, err, where_claim: str) -> Test:
+    present = [k for k in KINDS if k in entry]
+    if len(present) != 1:
+        err(f"{where_claim} needs exactly one of {', '.join(KINDS)}"
+            + (f"; it has {', '.join(present)}" if present else ""))
+    kind = present[0]
+    expected = entry.get("expected")
+    if expected not in EXPECTED:
+        err(f"{where_claim}: 'expected' must be one of {', '.join(EXPECTED)}; got {expected!r}")
+    label = entry.get("label")
+    definition = entry.get("definition", "")
+    if label is not None and not isinstance(label, str):
+        err(f"{where_claim}: 'label' must be text; got {label!r}")
+    if not isinstance(definition, str):
+        err(f"{where_claim}: 'definition' must be text; got {definition!r}")
+    spec = entry[kind]
+    if kind == "term":
+        if not isinstance(spec, str) or not spec.strip():
+            err(f"{where_claim}: 'term' must be a variable name (or variable[level], a:b); got {spec!r}")
+        _check_term(spec.strip(), codebook, err, f"{where_claim}: term")
+        return Test(kind, label or spec.strip(), expected, {spec.strip(): 1.0}, definition=definition)
+    if kind == "contrast":
+        try:
+            weights = parse_contrast(spec)
+        except ValueError as exc:
+            err(f"{where_claim}: contrast {exc}")
+        for t in weights:
+            _check_term(t, codebook, err, f"{where_claim}: contrast term")
+        text = spec if isinstance(spec, str) else " ".join(f"{w:+g}*{t}" for t, w in weights.items())
+        return Test(kind, label or text, expected, weights, definition=definition)
+    if kind == "interaction":
+        if (not isinstance(spec, (list, tuple)) or len(spec) < 2
+                or not all(isinstance(s, str) and s.strip() for s in spec)):
+            err(f"{where_claim}: 'interaction' must be a list of two or more variable names; got {spec!r}")
+        term = ":".join(s.strip() for s in spec)
+        _check_term(term, codebook, err, f"{where_claim}: interaction")
+        return Test(kind, label or term, expected, {term: 1.0}, definition=definition)
+    if kind == "icc":
+        if not isinstance(spec, str) or not spec.strip():
+            err(f"{where_claim}: 'icc' must name the grouping column; got {spec!r}")
+        return Test(kind, label or f"icc_{spec.strip()}", expected, group=spec.strip(), definition=definition)
+    # mediation
+    if not isinstance(spec, Mapping) or set(spec) != {"x", "mediator"}:
+        err(f"{where_claim}: 'mediation' must be {{x: VARIABLE, mediator: VARIABLE}}; got {spec!r}")
+    for key in ("x", "mediator"):
+        if not isinstance(spec[key], str):
+            err(f"{where_claim}: mediation {key} must be a variable name; got {spec[key]!r}")
+        _check_term(spec[key], codebook, err, f"{where_claim}: mediation {key}")
+    x = spec["x"].strip()
+    return Test(kind, label or f"indirect: {x}", expected, x=x, mediator=spec["mediator"].strip(),
+                definition=definition)
 
 
-def usable_groups(data: pd.DataFrame, groups: str | None = "employee") -> tuple[str | None, str]:
-    """The grouping column to use for a random intercept, or None with the reason why not.
+def _parse_where(where: Any, *, codebook, err, where_claim: str) -> Mapping | None:
+    from svcresearch.codebook import OPS
 
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        Processed encounters.
-    groups : str or None
-        Wanted grouping column (e.g. ``"employee"``).
-
-    Returns
-    -------
-    (str or None, str)
-        ``(groups, "")`` when the column exists and has at least two groups among the rated
-        encounters; otherwise ``(None, reason)`` — e.g. a study without an operations log has no
-        ``employee`` column, so its models are fitted without a random intercept.
-    """
-    check_dataframe("data", data)
-    if groups is None:
-        return None, "no grouping column was requested (groups=None)"
-    check_type("groups", groups, str, what="a column name or None")
-    if groups not in data.columns:
-        return None, f"column '{groups}' is not in the data, so no random intercept was fitted"
-    rated = data[groups]
-    if "sat_overall" in data.columns:
-        rated = rated[pd.to_numeric(data["sat_overall"], errors="coerce").notna()]
-    k = rated.dropna().nunique()
-    if k < 2:
-        return None, (f"'{groups}' has {k} distinct value{'s' if k != 1 else ''} among the rated "
-                      f"encounters, so no random intercept was fitted")
-    return groups, ""
+    if where is None:
+        return None
+    if not isinstance(where, Mapping) or set(where) != {"variable", "op", "value"}:
+        err(f"{where_claim}: 'where' must be {{variable, op, value}} (as a codebook applicable_if entry); "
+            f"got {where!r}")
+    if mfm.find_variable(codebook, str(where["variable"])) is None:
+        err(f"{where_claim}: where variable {where['variable']!r} is not a variable of the codebook")
+    if where["op"] not in OPS:
+        err(f"{where_claim}: where op must be one of {', '.join(OPS)}; got {where['op']!r}")
+    return dict(where)
 
 
-def _subset(frame: pd.DataFrame, subset: str) -> pd.DataFrame:
-    if subset == "face_to_face":
-        return frame.loc[frame["face_to_face"]]
-    if subset == "failures":
-        return frame.loc[frame["failure"]]
-    return frame
+def hypotheses_from_dict(raw: Any, *, codebook, path: Path | None = None) -> Hypotheses:
+    """Validate a parsed hypotheses mapping (see :func:`load_hypotheses`)."""
+    where_file = path if path is not None else "<hypotheses>"
 
+    def err(message: str):
+        raise InputError(message + ".", file=where_file)
 
-def _model_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Rows a model of ``frame`` uses and the term columns it can use.
-
-    A column with no value among the rated encounters is left out before the complete-case
-    selection (otherwise it would empty the model); every other missing code drops its encounter.
-    """
-    rated = frame.loc[frame["sat_overall"].notna()] if "sat_overall" in frame.columns else frame
-    usable = [c for c in _columns_of(MAIN_TERMS) if c in frame.columns and rated[c].notna().any()]
-    return frame.dropna(subset=[*usable, "sat_overall"]), usable
-
-
-def model_formula(frame: pd.DataFrame, *, extra: Sequence[str] = ()) -> str:
-    """Main-model formula with the terms that exist and vary in ``frame``.
-
-    Terms whose column is absent, empty among the rated encounters or constant in the rows used
-    are dropped (an interaction also when its product is constant); with no term left the
-    formula is ``sat_overall ~ 1`` (thresholds only).
-    """
-    complete, usable = _model_rows(frame)
-    kept = []
-    for term in MAIN_TERMS:
-        if not all(c in usable for c in term.split(":")):
-            continue
-        parts = [complete[c].to_numpy(dtype=float) for c in term.split(":")]
-        # an interaction with a constant component would duplicate a main effect
-        if len(complete) and all(np.ptp(v) > 0 for v in parts) and np.ptp(np.prod(parts, axis=0)) > 0:
-            kept.append(term)
-    terms = [*kept, *extra]
-    return "sat_overall ~ " + (" + ".join(terms) if terms else "1")
-
-
-def model_problem(frame: pd.DataFrame, *, extra: Sequence[str] = (), where: str = "",
-                  require_terms: bool = True) -> str:
-    """Why the main model cannot be fitted on ``frame``; ``""`` when it can.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        An :func:`analysis_frame` (or a subset of one).
-    extra : list of str
-        Further model columns (rows missing them are not used).
-    where : str
-        Text naming the subset in the message (e.g. ``" among face-to-face encounters"``).
-    require_terms : bool
-        Also report a model with no term that varies (thresholds only).
-
-    Returns
-    -------
-    str
-        One clause for a sentence ("only 4 rated encounters with complete codes; a model needs
-        at least 30"), or ``""``. Checks, in order: fewer than :data:`MIN_RATED` complete rated
-        encounters, a satisfaction rating with a single value, no varying term.
-    """
-    check_dataframe("frame", frame, columns=["sat_overall"])
-    complete = _model_rows(frame)[0].dropna(subset=list(extra))
-    n = len(complete)
-    if n < MIN_RATED:
-        return f"only {n} rated encounters with complete codes{where}; a model needs at least {MIN_RATED}"
-    if complete["sat_overall"].nunique() < 2:
-        return f"overall satisfaction takes a single value in the {n} rows used{where}"
-    if require_terms and model_formula(frame, extra=extra).endswith("~ 1"):
-        return f"no coded behaviour or context variable varies in the {n} rows used{where}"
-    return ""
-
-
-def _why_not(frame: pd.DataFrame, data_columns, term: str, subset: str) -> str:
-    """Which variable makes ``term`` untestable in ``frame`` (one readable clause)."""
-    complete, usable = _model_rows(frame)
-    where = "" if subset == "all" else f" ({subset.replace('_', '-')} encounters)"
-    rated = int(frame["sat_overall"].notna().sum())
-    for c in term.split(":"):
-        source = _SOURCE_COLUMN.get(c, c)
-        named = f"'{c}' (from '{source}')" if source != c else f"'{c}'"
-        if source not in data_columns or c not in frame.columns:
-            return f"{named} is not in the data" if source == c else f"'{source}' is not in the data"
-        if c not in usable:
-            return f"{named} has no value among the {rated} rated encounters{where}"
-        values = complete[c].to_numpy(dtype=float)
-        if len(values) and np.ptp(values) == 0:
-            return f"{named} is constant ({values[0]:g}) in the {len(values)} rows used{where}"
-    return (f"{' x '.join(term.split(':'))} does not vary (or repeats a main effect) in the "
-            f"{len(complete)} rows used{where}")
-
-
-def _columns_of(terms) -> list[str]:
-    cols = []
+    if not isinstance(raw, Mapping):
+        err("expected a mapping with 'model' and 'hypotheses'")
+    unknown = set(raw) - {"model", "hypotheses", "format_version", "name", "description"}
+    if unknown:
+        err(f"unknown top-level key(s) {', '.join(sorted(map(str, unknown)))}; expected 'model' and 'hypotheses'")
+    model = raw.get("model")
+    if not isinstance(model, Mapping) or "outcome" not in model:
+        err("'model' must be a mapping with 'outcome' (and optional 'groups', 'terms')")
+    extra = set(model) - {"outcome", "groups", "terms"}
+    if extra:
+        err(f"model: unknown key(s) {', '.join(sorted(map(str, extra)))}; expected outcome, groups, terms")
+    outcome = model["outcome"]
+    out_var = mfm.find_variable(codebook, str(outcome)) if isinstance(outcome, str) else None
+    if out_var is None:
+        err(f"model: outcome {outcome!r} is not a variable of the codebook")
+    if out_var.type not in mfm.FAMILIES:
+        err(f"model: outcome {outcome!r} is {out_var.type}; expected an ordinal, binary, continuous or count variable")
+    groups = model.get("groups")
+    if groups is not None and not isinstance(groups, str):
+        err(f"model: groups must be a column name; got {groups!r}")
+    terms = model.get("terms", []) or []
+    if isinstance(terms, str) or not isinstance(terms, (list, tuple)):
+        err(f"model: terms must be a list of variable names; got {terms!r}")
     for t in terms:
-        for c in t.split(":"):
-            if c not in cols:
-                cols.append(c)
-    return cols
+        if not isinstance(t, str):
+            err(f"model: terms entry {t!r} must be a variable name or a:b")
+        _check_term(t, codebook, err, "model: terms entry")
+    spec = ModelSpec(outcome=out_var.out_name, groups=groups, terms=tuple(terms))
+    items = raw.get("hypotheses")
+    if not isinstance(items, list) or not items:
+        err("'hypotheses' must be a non-empty list of claims")
+    claims, seen = [], set()
+    for i, item in enumerate(items, start=1):
+        if not isinstance(item, Mapping):
+            err(f"hypotheses entry {i} must be a mapping with id, claim and a test; got {item!r}")
+        cid = item.get("id")
+        if not isinstance(cid, str) or not cid.strip():
+            err(f"hypotheses entry {i}: 'id' must be a non-empty text")
+        if cid in seen:
+            err(f"hypotheses entry {i}: id {cid!r} is used twice")
+        seen.add(cid)
+        name = f"hypothesis {cid}"
+        allowed = {"id", "claim", "source", "where", "tests", "label", "definition", "expected", *KINDS}
+        bad = set(item) - allowed
+        if bad:
+            err(f"{name}: unknown key(s) {', '.join(sorted(map(str, bad)))}")
+        for key in ("claim", "source"):
+            if not isinstance(item.get(key, ""), str):
+                err(f"{name}: '{key}' must be text")
+        where = _parse_where(item.get("where"), codebook=codebook, err=err, where_claim=name)
+        if "tests" in item:
+            if any(k in item for k in KINDS):
+                err(f"{name}: give either 'tests' or one of {', '.join(KINDS)}, not both")
+            if not isinstance(item["tests"], list) or not item["tests"]:
+                err(f"{name}: 'tests' must be a non-empty list")
+            tests = []
+            for j, entry in enumerate(item["tests"], start=1):
+                if not isinstance(entry, Mapping):
+                    err(f"{name}, test {j}: expected a mapping with a test and 'expected'")
+                tests.append(_parse_test(entry, codebook=codebook, err=err, where_claim=f"{name}, test {j}"))
+        else:
+            tests = [_parse_test(item, codebook=codebook, err=err, where_claim=name)]
+        labels = [t.label for t in tests]
+        if len(set(labels)) != len(labels):
+            err(f"{name}: two tests have the same label; give each a distinct 'label'")
+        claims.append(Claim(id=cid.strip(), claim=item.get("claim", ""), source=item.get("source", ""),
+                            where=where, tests=tuple(tests)))
+    return Hypotheses(model=spec, claims=tuple(claims), path=path)
 
 
+def load_hypotheses(path: str | Path, *, codebook) -> Hypotheses:
+    """Read and check a study's ``hypotheses.yaml`` against its codebook.
+
+    Parameters
+    ----------
+    path : str or Path
+        The hypotheses file (``study.yaml``'s ``hypotheses:``; ``StudySpec.hypotheses_path``).
+    codebook : svcresearch.codebook.Codebook
+        The study's codebook: every variable named in the file must be one of its variables.
+
+    Returns
+    -------
+    Hypotheses
+
+    Raises
+    ------
+    InputError
+        One line naming the file, the entry (``hypothesis H3, test 2``) and what was expected:
+        missing file, not YAML, unknown keys, not exactly one test per entry, an ``expected``
+        other than positive/negative/nonzero, an unknown variable or level, a malformed
+        contrast or ``where``, duplicate ids.
+
+    Notes
+    -----
+    Each rule has a test in tests/test_hypotheses.py.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("hypotheses file not found; expected a YAML file (see docs/own_data.md).", file=path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"not a valid UTF-8 YAML file ({first}).", file=path) from None
+    return hypotheses_from_dict(raw, codebook=codebook, path=path)
+
+
+def model_from_codebook(codebook) -> ModelSpec:
+    """A model for a study without a hypotheses file: its first outcome on all its coded behaviours.
+
+    The outcome is the first codebook variable with role ``outcome`` and a modelable type
+    (ordinal, binary, continuous, count); the terms are the coded behaviours
+    (``Codebook.behaviours``: role ``behaviour``, not derived from BORIS); no groups.
+
+    Raises
+    ------
+    ValueError
+        When the codebook has no such outcome or no coded behaviour.
+    """
+    outcomes = [v for v in codebook.variables.values() if v.role == "outcome" and v.type in mfm.FAMILIES]
+    behaviours = [v.out_name for v in codebook.behaviours if v.type != "datetime"]
+    if not outcomes:
+        raise ValueError("the codebook has no outcome variable (role: outcome) of type ordinal, binary, "
+                         "continuous or count.")
+    if not behaviours:
+        raise ValueError("the codebook has no coded behaviour (role: behaviour).")
+    return ModelSpec(outcome=outcomes[0].out_name, groups=None, terms=tuple(behaviours))
+
+
+# ----------------------------------------------------------------------------------------------
+# Ground truth
+# ----------------------------------------------------------------------------------------------
 def load_ground_truth(ground_truth) -> dict | None:
     """Read ``ground_truth.json`` (path) or accept its parsed dict; None stays None."""
     if ground_truth is None:
@@ -449,152 +424,153 @@ def load_ground_truth(ground_truth) -> dict | None:
             raise FileNotFoundError(f"ground truth file not found: {path}")
         ground_truth = json.loads(path.read_text(encoding="utf-8"))
     check_type("ground_truth", ground_truth, Mapping, what="a dict (parsed ground_truth.json) or a path")
-    if "effects" not in ground_truth:
-        raise ValueError("`ground_truth` must have an 'effects' list (the simulator's ground_truth.json).")
     return dict(ground_truth)
 
 
-#: Model terms of :data:`MAIN_TERMS` whose true value is stored under another name in the
-#: simulator's ground truth: the smile dummies are the TOTAL effects vs no smile (the main model has
-#: no felt_valued), the channel effect is a latent-model parameter without a hypothesis.
-_TRUTH_ALIASES = {"smile_polite": ("effects", "smile[polite]"),
-                  "smile_genuine": ("effects", "smile[genuine]"),
-                  "channel_phone": ("beta", "channel[phone]")}
+def true_value(ground_truth: Mapping | None, claim: str, label: str) -> float:
+    """True value of a results row: ``ground_truth["hypotheses"][claim][label]`` (NaN when absent)."""
+    if not ground_truth:
+        return float("nan")
+    value = ground_truth.get("hypotheses", {}).get(claim, {}).get(label)
+    return float(value) if value is not None else float("nan")
 
 
-def true_values(ground_truth) -> dict[str, float]:
-    """True values of the simulated study, keyed by hypothesis term AND main-model term.
-
-    Parameters
-    ----------
-    ground_truth : dict, path or None
-        The simulator's ``ground_truth.json`` (parsed or its path); None gives ``{}``.
-
-    Returns
-    -------
-    dict str -> float
-        Every ``effects[].term`` of the ground truth (``"smile[genuine] - smile[polite]"``,
-        ``"icc_employee"``, ...), plus the names the fitted main model uses for terms stored
-        under another name (``smile_polite``, ``smile_genuine``, ``channel_phone``), so that
-        ``true_values(gt).get(term)`` works for the rows of ``model.params`` and of
-        :func:`run_hypotheses` alike.
-
-    Notes
-    -----
-    ``icc_employee`` is our H10 estimand, not the simulator's conditional one: an employee
-    intercept nested in service points carries both variances, so it is
-    (var_employee + var_service_point) / (that + pi^2/3). Tested against the simulator's
-    parameters (tests/test_hypotheses.py).
-    """
-    gt = load_ground_truth(ground_truth)
-    if gt is None:
+def true_model_terms(ground_truth: Mapping | None) -> dict[str, float]:
+    """True coefficients of the main model by readable term (``ground_truth["model_terms"]``), or {}."""
+    if not ground_truth:
         return {}
-    truth = {str(e["term"]): float(e["true_value"]) for e in gt["effects"] if "term" in e}
-    beta = gt.get("parameters", {}).get("latent", {}).get("beta", {})
-    for term, (where, name) in _TRUTH_ALIASES.items():
-        value = truth.get(name) if where == "effects" else beta.get(name)
-        if value is not None and term not in truth:
-            truth[term] = float(value)
-    if {"var_employee", "var_service_point"} <= truth.keys():
-        v = truth["var_employee"] + truth["var_service_point"]
-        truth["icc_employee"] = v / (v + math.pi**2 / 3)
-    return truth
+    return {str(k): float(v) for k, v in ground_truth.get("model_terms", {}).items()}
 
 
-def results_note(table: pd.DataFrame, *, groups: str | None = "employee", link: str = "logit",
-                 alpha: float = ALPHA) -> str:
-    """Table note for :func:`run_hypotheses` results: model, intervals, Holm family, verdict rule.
-
-    Pass the same ``link`` and ``alpha`` as to :func:`run_hypotheses`, and the grouping column it
-    actually used (``usable_groups(data, groups)[0]``: None when the study has no such column).
-    """
+# ----------------------------------------------------------------------------------------------
+# Testing
+# ----------------------------------------------------------------------------------------------
+def results_note(table: pd.DataFrame, *, family: str = "ordinal", outcome_label: str = "the outcome",
+                 groups: str | None = None, link: str = "logit", alpha: float = ALPHA) -> str:
+    """Table note for :func:`run_hypotheses` results: model, intervals, Holm family, verdict rule."""
     check_dataframe("table", table)
     check_option("link", link, LINKS)
     check_number("alpha", alpha, low=1e-6, high=0.5)
     untested = int(table["verdict"].eq("not testable").sum()) if "verdict" in table.columns else 0
     rule = VERDICT_RULE
     if not untested:
-        family = f"over the {len(table)} rows"
+        family_text = f"over the {len(table)} rows"
     else:
         rule = VERDICT_RULE.replace("family of all rows", "family of the tested rows") + " " + NOT_TESTABLE_RULE
         tested = len(table) - untested
-        family = f"over the {tested} tested rows" if tested else "not applied (no row could be tested)"
-    return (
-        f"Estimates on the latent {link} scale of a cumulative-{link} model of overall satisfaction "
-        f"(1-5){' with a random intercept per ' + groups if groups else ''}; "
-        f"{int(round((1 - alpha) * 100))}% Wald intervals (H10: Wald on the log-SD scale; H11: Monte "
-        f"Carlo). p_holm: Holm correction {family}. {rule}"
-    )
+        family_text = f"over the {tested} tested rows" if tested else "not applied (no row could be tested)"
+    model = {"ordinal": f"latent {link} scale of a cumulative-{link} model",
+             "binary": "log-odds scale of a logistic model",
+             "continuous": "outcome scale of a linear model"}[family]
+    grouped = ""
+    if groups:
+        grouped = (f" with standard errors clustered by {groups}" if family == "binary"
+                   else f" with a random intercept per {groups}")
+    kinds = set(table["kind"]) if "kind" in table.columns else set()
+    extra = []
+    if "icc" in kinds:
+        extra.append("ICC rows: proportion of latent variance, likelihood-ratio test of the variance, "
+                     "Wald interval on the log-SD scale")
+    if "mediation" in kinds:
+        extra.append("indirect effects: a (OLS, mediator points) times b (outcome model), Monte Carlo "
+                     "interval, Sobel p")
+    return (f"Estimates on the {model} of {outcome_label}{grouped}; {int(round((1 - alpha) * 100))}% Wald "
+            f"intervals{' (' + '; '.join(extra) + ')' if extra else ''}. p_holm: Holm correction "
+            f"{family_text}. {rule}")
 
 
-# ----------------------------------------------------------------------------------------------
-# The test of all hypotheses
-# ----------------------------------------------------------------------------------------------
-_EMPTY = {"estimate": np.nan, "std_error": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-          "p_value": np.nan, "n": np.nan}
+_EMPTY = {"estimate": np.nan, "std_error": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
+          "n": np.nan}
 
 
-def run_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None = "employee",
-                   link: str = "logit", nagq: int = 1, alpha: float = ALPHA,
-                   hypotheses: Sequence[str] | None = None, n_draws: int = 100_000,
-                   seed: int = DEFAULT_SEED) -> pd.DataFrame:
-    """Test the practice claims H1–H12 and return one tidy table with Holm-adjusted verdicts.
+def _claim_terms(model_terms: Sequence[str], weights: Mapping[str, float]) -> list[str]:
+    """The model's terms plus any variable/interaction of ``weights`` the model does not have."""
+    terms = list(model_terms)
+    have_vars = {p for t in terms if ":" not in t for p in [t]}
+    for term in weights:
+        parts = [_variable_of(p) for p in mfm.split_term(term)]
+        if len(parts) == 1:
+            if parts[0] not in have_vars:
+                terms.append(parts[0])
+                have_vars.add(parts[0])
+        else:
+            for p in parts:
+                if p not in have_vars:
+                    terms.append(p)
+                    have_vars.add(p)
+            joined = ":".join(parts)
+            if joined not in terms:
+                terms.append(joined)
+    return terms
+
+
+def _missing_reason(frame: mfm.ModelFrame, term: str) -> str:
+    """Why readable ``term`` is not a column of the fitted model."""
+    if term in frame.dropped_terms:
+        return frame.dropped_terms[term]
+    parts = mfm.split_term(term)
+    for p in parts:
+        for key in (p, _variable_of(p)):
+            if key in frame.dropped_terms:
+                return frame.dropped_terms[key]
+    joined = ":".join(_variable_of(p) for p in parts)
+    if joined in frame.dropped_terms:
+        return frame.dropped_terms[joined]
+    return f"'{term}' is not a column of the model{frame.where_text()}"
+
+
+def run_hypotheses(data: pd.DataFrame, *, hypotheses: Hypotheses | str | Path, codebook, ground_truth=None,
+                   link: str = "logit", nagq: int = 1, alpha: float = ALPHA, claims: Sequence[str] | None = None,
+                   n_draws: int = 100_000, seed: int = DEFAULT_SEED) -> pd.DataFrame:
+    """Test every claim of a hypotheses file and return one tidy table with Holm-adjusted verdicts.
 
     Parameters
     ----------
     data : pandas.DataFrame
-        Processed encounters (``encounters.parquet``); rows without a satisfaction rating or with a
-        missing behaviour code are left out of the models that need them. Needs ``sat_overall``
-        and at least one behaviour; claims whose variables are absent are ``not testable``.
+        Processed encounters (``encounters.parquet``).
+    hypotheses : Hypotheses or path
+        The study's hypotheses (:func:`load_hypotheses`) or the path of its file.
+    codebook : svcresearch.codebook.Codebook
+        The study's codebook.
     ground_truth : dict or path, optional
-        The simulated study's ``ground_truth.json``: adds ``true_value`` and ``ci_covers_truth``.
-    groups : str or None
-        Random-intercept column (default ``"employee"``); None — or a column that ``data`` does
-        not have, or with fewer than two groups — fits fixed-effects models and makes H10
-        ``not testable`` (see :func:`usable_groups`).
+        A simulated study's ``ground_truth.json``: adds ``true_value`` (its ``hypotheses`` entry,
+        by claim id and row label) and ``ci_covers_truth``.
     link : {"logit", "probit"}
+        Link of an ordinal outcome.
     nagq : int
         Quadrature nodes of the ordinal mixed model (1 = Laplace).
     alpha : float
         Family-wise error rate of the Holm procedure (and 1 - confidence of the intervals).
-    hypotheses : list of str, optional
-        Subset of ids (default all of :data:`HYPOTHESES`); the Holm family is the rows tested.
+    claims : list of str, optional
+        Subset of claim ids (default all); the Holm family is the rows tested.
     n_draws : int
-        Monte Carlo draws for the interval of the indirect effect (H11).
+        Monte Carlo draws for the interval of indirect effects.
     seed : int
         Seed of those draws (results are deterministic).
 
     Returns
     -------
     pandas.DataFrame
-        One row per tested term: ``hypothesis, claim, term, expected, estimate, std_error,
-        ci_low, ci_high, p_value, p_holm, verdict, n, subset, definition, reason`` (+
-        ``true_value, ci_covers_truth`` with ground truth). ``verdict`` is one of
-        :data:`VERDICTS`; ``reason`` is empty for tested rows and says which variable is
-        missing, empty or constant for ``not testable`` ones (their estimates and p values are
-        NaN and they are not in the Holm family). The table note (model, intervals, verdict
-        rule) comes from :func:`results_note`; ``attrs["note"]``, ``attrs["groups"]`` (the
-        grouping column used) and ``attrs["models"]`` (the fitted models) are a convenience
-        only: pandas operations may drop them.
+        One row per test: ``hypothesis, claim, term, expected, estimate, std_error, ci_low,
+        ci_high, p_value, p_holm, verdict, n, subset, definition, reason, source, kind, scale``
+        (+ ``true_value, ci_covers_truth`` with ground truth). ``verdict`` is one of
+        :data:`VERDICTS`; ``reason`` is empty for tested rows. ``attrs["note"]`` (from
+        :func:`results_note`), ``attrs["models"]`` (fitted :class:`~svcresearch.modelframe.ModelFit`
+        per model) and ``attrs["groups"]`` are a convenience only.
 
     Notes
     -----
-    Estimates are on the latent logit scale of the ordinal model (except H10, a proportion of
-    latent variance). Coefficients and contrasts are Wald tests from ``.params``/``.vcov``
-    (:func:`svcresearch.effects.contrast`). H10's p value is the likelihood-ratio test of the
-    employee variance against the model without it, with the boundary-corrected 50:50 mixture
-    (:func:`svcresearch.effects.lr_test_variance_component`); its interval maps the Wald interval
-    of the log-SD (:func:`svcresearch.effects.icc_interval`). H11's indirect effect a·b has a Monte Carlo interval
-    (Preacher & Selig 2012; a and b treated as independent, as they come from separate models)
-    and a Sobel (delta-method) p value. A model with fewer than :data:`MIN_RATED` complete rated
-    encounters, or whose fit raises ValueError (e.g. a constant outcome), is not fitted and its
-    claims are ``not testable`` with the reason. Validated on simulated studies with known truth
-    (tests/test_hypotheses.py): deterministic verdicts, the truly-null H12 not supported, large
-    effects supported, intervals covering most true values; on partial studies (no second coder,
-    no operations log, reduced codebook: tests/test_partial_study.py) the claims without their
-    variables are ``not testable`` with the variable named.
+    Each distinct model (terms, ``where``) is fitted once. Coefficients and contrasts are Wald
+    tests from ``.params``/``.vcov`` (:func:`svcresearch.effects.contrast`); ICC rows use the
+    boundary-corrected LR test (:func:`svcresearch.effects.lr_test_variance_component`) of the
+    model with against without the group intercept on the same rows, with the interval of
+    :func:`svcresearch.effects.icc_interval`; mediation rows come from
+    :func:`svcresearch.mediation.model_mediation`. Validated on the simulated default study
+    (tests/test_hypotheses.py): identical estimates to the hand-coded table this replaced, the
+    truly-null claim not supported, large effects supported, intervals covering most true
+    values; on partial studies (tests/test_partial_study.py) untestable claims name the variable.
     """
-    from svcresearch.models import fit_ordinal
+    from svcresearch.mediation import model_mediation
 
     check_dataframe("data", data)
     check_option("link", link, LINKS)
@@ -602,152 +578,110 @@ def run_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None 
     check_number("alpha", alpha, low=1e-6, high=0.5)
     check_number("n_draws", n_draws, low=1000, integer=True)
     check_number("seed", seed, integer=True)
-    known = [h.id for h in HYPOTHESES]
-    if hypotheses is None:
-        selected = list(HYPOTHESES)
-    else:
-        if isinstance(hypotheses, str):
-            hypotheses = [hypotheses]
-        for h in hypotheses:
-            check_option("hypotheses", h, known)
-        selected = [h for h in HYPOTHESES if h.id in set(hypotheses)]
+    if isinstance(hypotheses, (str, Path)):
+        hypotheses = load_hypotheses(hypotheses, codebook=codebook)
+    check_type("hypotheses", hypotheses, Hypotheses, what="a Hypotheses (load_hypotheses) or a path")
+    selected = list(hypotheses.claims)
+    if claims is not None:
+        if isinstance(claims, str):
+            claims = [claims]
+        known = [c.id for c in hypotheses.claims]
+        for c in claims:
+            check_option("claims", c, known)
+        selected = [c for c in selected if c.id in set(claims)]
     gt = load_ground_truth(ground_truth)
-    truth = true_values(gt)
     confidence = 1.0 - alpha
+    spec = hypotheses.model
+    fits: dict[str, mfm.ModelFit] = {}
 
-    used_groups, no_groups_reason = usable_groups(data, groups)
-    frame = analysis_frame(data, groups=used_groups)
-    models: dict[str, object] = {}
-    failures: dict[str, str] = {}
+    def fit(terms, where, *, with_groups=True, reml=True):
+        key = json.dumps([list(terms), where, with_groups, reml], sort_keys=True, default=str)
+        if key not in fits:
+            frame = mfm.model_frame(data, codebook=codebook, outcome=spec.outcome, terms=terms,
+                                    groups=spec.groups, where=where)
+            fits[key] = frame.fit(link=link, nagq=nagq, confidence=confidence, groups=with_groups, reml=reml)
+        return fits[key]
 
-    def subset_rows(subset):
-        """(rows of the subset, reason it cannot be formed or '')."""
-        if subset == "failures" and "failure" not in frame.columns:
-            return None, "'service_failure' is not in the data, so the failures subset cannot be formed"
-        sub = _subset(frame, subset)
-        if subset != "all" and not len(sub):
-            return None, ("'service_failure' is never yes, so there is no failure to test this on"
-                          if subset == "failures" else "no face-to-face encounter in the data ('channel')")
-        return sub, ""
-
-    def fit(key, subset, extra=(), with_groups=True):
-        """(fitted model or None, reason it was not fitted)."""
-        if key not in models and key not in failures:
-            sub, why = subset_rows(subset)
-            if sub is not None and extra:
-                missing = [c for c in extra if c not in sub.columns]
-                empty = [c for c in extra if c in sub.columns and not sub.loc[sub["sat_overall"].notna(), c].notna().any()]
-                if missing:
-                    why = f"'{missing[0]}' is not in the data"
-                elif empty:
-                    why = f"'{empty[0]}' has no value among the rated encounters"
-                else:
-                    sub = sub.dropna(subset=list(extra))
-            if not why:
-                formula = model_formula(sub, extra=extra)
-                where = "" if subset == "all" else f" among {subset.replace('_', '-')} encounters"
-                # a thresholds-only model still fits; its absent terms are named per row below
-                why = model_problem(sub, extra=extra, where=where, require_terms=False)
-                if not why:
-                    try:
-                        models[key] = fit_ordinal(sub, formula, groups=used_groups if with_groups else None,
-                                                  link=link, nagq=nagq, confidence=confidence)
-                    except ValueError as exc:  # e.g. a constant outcome in the rows used
-                        why = f"the model could not be fitted{where}: {exc}"
-            if why:
-                failures[key] = why
-        return models.get(key), failures.get(key, "")
-
-    def absent(columns):
-        """Reason when a variable of the claim is not a column of ``data`` at all, else ''."""
-        for c in columns:
-            source = _SOURCE_COLUMN.get(c, c)
-            if source not in data.columns:
-                return f"'{source}' is not in the data"
-        return ""
-
-    def missing_term(res, sub_key, subset, weights):
-        """Reason when a weighted term is not in the fitted model (absent/constant), else ''."""
-        fitted = set(res.params["term"])
-        for term in weights:
-            if term not in fitted:
-                sub, _ = subset_rows(subset)
-                if sub_key.startswith("mediator"):
-                    sub = sub.dropna(subset=["felt_valued"])
-                return _why_not(sub, data.columns, term, subset)
-        return ""
-
+    main = fit(list(spec.terms), None)
+    family = main.frame.family
+    coef_scale = "b" if family == "continuous" else "log_odds"
     rows = []
-    for h in selected:
-        for t in h.tests:
-            row = {"hypothesis": h.id, "claim": h.claim, "term": t.term,
-                   "expected": "> 0" if t.expected > 0 else "< 0"}
-            reason = ""
-            if t.kind == "coefficient":
-                reason = absent(_columns_of(t.weights))
+    for claim in selected:
+        for t in claim.tests:
+            row = {"hypothesis": claim.id, "claim": claim.claim, "term": t.label, "expected": EXPECTED[t.expected]}
+            reason, scale = "", coef_scale
+            if t.kind in ("term", "contrast", "interaction"):
+                mf = fit(_claim_terms(spec.terms, t.weights), claim.where)
+                reason = mf.problem
                 if not reason:
-                    res, reason = fit(f"main:{h.subset}", h.subset)
-                    reason = reason or missing_term(res, "main", h.subset, t.weights)
+                    absent = [w for w in t.weights if w not in mf.frame.terms]
+                    reason = _missing_reason(mf.frame, absent[0]) if absent else ""
                 if not reason:
-                    c = contrast(res, dict(t.weights), label=t.term, confidence=confidence).iloc[0]
-                    row |= {"estimate": c["estimate"], "std_error": c["std_error"], "ci_low": c["ci_low"],
-                            "ci_high": c["ci_high"], "p_value": c["p_value"], "n": res.nobs}
+                    c = mf.contrast(t.weights, label=t.label, confidence=confidence).iloc[0]
+                    row |= {k: c[k] for k in ("estimate", "std_error", "ci_low", "ci_high", "p_value")}
+                    row["n"] = mf.result.nobs
             elif t.kind == "icc":
-                reason = no_groups_reason
+                scale = "icc"
+                mf = fit(list(spec.terms), claim.where, reml=False) if family == "continuous" \
+                    else fit(list(spec.terms), claim.where)
+                if family == "binary":
+                    reason = ("the logistic model has no random intercept (its groups give clustered standard "
+                              "errors), so no ICC is estimated")
+                elif spec.groups is None or t.group != spec.groups:
+                    reason = (f"'{t.group}' is not the model's grouping column (model: groups is "
+                              f"{spec.groups!r})")
+                elif mf.frame.groups is None:
+                    reason = mf.frame.groups_note or f"no '{t.group}' random intercept could be fitted"
+                else:
+                    reason = mf.problem
                 if not reason:
-                    full, reason = fit(f"main:{h.subset}", h.subset)
+                    reduced = fit(list(spec.terms), claim.where, with_groups=False,
+                                  reml=False if family == "continuous" else True)
+                    reason = reduced.problem
                 if not reason:
-                    reduced, reason = fit(f"fixed:{h.subset}", h.subset, with_groups=False)
-                if not reason:
-                    lr = lr_test_variance_component(full, reduced).iloc[0]
-                    interval = icc_interval(full, link=link, confidence=confidence).iloc[0]
-                    row |= interval.to_dict() | {"p_value": lr["p_value"], "n": full.nobs}
-            else:  # indirect effect of a genuine smile through felt_valued
-                reason = absent(["smile_genuine", "felt_valued"])
-                if not reason:
-                    res_b, reason = fit(f"mediator:{h.subset}", h.subset, extra=("felt_valued",))
-                    reason = reason or missing_term(res_b, "mediator", h.subset, {"smile_genuine": 1.0})
-                if not reason:
-                    est_b, vcov_b = res_b.params.set_index("term")["estimate"], res_b.vcov
-                    b = float(est_b["felt_valued"])
-                    se_b = math.sqrt(float(vcov_b.loc["felt_valued", "felt_valued"]))
-                    sub = _subset(frame, h.subset).dropna(subset=["felt_valued", "smile_polite", "smile_genuine"])
-                    # a polite smile is a covariate only when it occurs (else X would be singular)
-                    covariates = [sub["smile_polite"]] if np.ptp(sub["smile_polite"].to_numpy(float)) > 0 else []
-                    X = np.column_stack([np.ones(len(sub)), *covariates, sub["smile_genuine"]])
-                    yv = sub["felt_valued"].to_numpy(float)
-                    xtx_inv = np.linalg.inv(X.T @ X)
-                    coef = xtx_inv @ X.T @ yv
-                    resid = yv - X @ coef
-                    se_a = math.sqrt(xtx_inv[-1, -1] * (resid @ resid) / (len(yv) - X.shape[1]))
-                    a = float(coef[-1])
-                    rng = np.random.default_rng(seed)
-                    draws = rng.normal(a, se_a, n_draws) * rng.normal(b, se_b, n_draws)
-                    se_ab = math.sqrt(a**2 * se_b**2 + b**2 * se_a**2)
-                    row |= {"estimate": a * b, "std_error": se_ab,
-                            "ci_low": float(np.quantile(draws, alpha / 2)),
-                            "ci_high": float(np.quantile(draws, 1 - alpha / 2)),
-                            "p_value": float(2 * stats.norm.sf(abs(a * b) / se_ab)), "n": res_b.nobs}
+                    lr = lr_test_variance_component(mf.result, reduced.result).iloc[0]
+                    try:
+                        interval = icc_interval(mf.result, link=link if family == "ordinal" else None,
+                                                confidence=confidence).iloc[0].to_dict()
+                    except (ValueError, TypeError):
+                        interval = {"estimate": icc(mf.result), "std_error": np.nan, "ci_low": np.nan,
+                                    "ci_high": np.nan}
+                    row |= {k: interval.get(k, np.nan) for k in ("estimate", "std_error", "ci_low", "ci_high")}
+                    row |= {"p_value": lr["p_value"], "n": mf.result.nobs}
+            else:  # mediation
+                scale = "indirect"
+                med = model_mediation(data, codebook=codebook, outcome=spec.outcome, x=t.x, mediator=t.mediator,
+                                      terms=spec.terms, groups=spec.groups, where=claim.where, link=link,
+                                      nagq=nagq, confidence=confidence, n_draws=n_draws, seed=seed)
+                if isinstance(med, mfm.Note):
+                    reason = str(med).split(": ", 1)[-1].rstrip(".")
+                else:
+                    ind = med.set_index("path").loc["indirect"]
+                    row |= {k: ind[k] for k in ("estimate", "std_error", "ci_low", "ci_high", "p_value")}
+                    row["n"] = int(ind["n"])
             if reason:
                 row |= _EMPTY
-            row |= {"subset": h.subset, "definition": t.definition, "reason": reason}
+            row |= {"subset": mfm.describe_where(claim.where), "definition": t.definition, "reason": reason,
+                    "source": claim.source, "kind": t.kind, "scale": scale}
             if gt is not None:
-                row["true_value"] = truth.get(t.term, np.nan)
+                row["true_value"] = true_value(gt, claim.id, t.label)
             rows.append(row)
 
-    table = pd.DataFrame(rows)
-    table["p_holm"] = holm(table["p_value"].to_numpy(dtype=float))
+    table = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("p_holm", "verdict")]
+                         + (["true_value"] if gt is not None else []))
+    for col in ("estimate", "std_error", "ci_low", "ci_high", "p_value"):
+        table[col] = table[col].astype(float)
+    table["p_holm"] = holm(table["p_value"].to_numpy(dtype=float)) if len(table) else []
     sign = np.sign(table["estimate"].to_numpy(dtype=float))
-    expected = np.where(table["expected"] == "> 0", 1.0, -1.0)
+    expected = table["expected"].map({"> 0": 1.0, "< 0": -1.0, "!= 0": 0.0}).to_numpy(dtype=float)
     significant = table["p_holm"].to_numpy(dtype=float) < alpha
     untestable = table["reason"].ne("").to_numpy()
+    right = np.where(expected == 0, sign != 0, sign == expected)
     table["verdict"] = np.where(untestable, "not testable",
-                                np.where(significant & (sign == expected), "supported",
-                                         np.where(significant & (sign == -expected), "opposite direction",
-                                                  "not supported")))
+                                np.where(significant & right, "supported",
+                                         np.where(significant & ~right, "opposite direction", "not supported")))
     table["n"] = table["n"].astype("Int64")
-    columns = ["hypothesis", "claim", "term", "expected", "estimate", "std_error", "ci_low", "ci_high",
-               "p_value", "p_holm", "verdict", "n", "subset", "definition", "reason"]
+    columns = list(COLUMNS)
     if gt is not None:
         tv = table["true_value"].to_numpy(dtype=float)
         covered = (table["ci_low"].to_numpy(dtype=float) <= tv) & (tv <= table["ci_high"].to_numpy(dtype=float))
@@ -756,7 +690,9 @@ def run_hypotheses(data: pd.DataFrame, *, ground_truth=None, groups: str | None 
         table.loc[~known_ci, "ci_covers_truth"] = pd.NA
         columns += ["true_value", "ci_covers_truth"]
     table = table[columns]
-    table.attrs["note"] = results_note(table, groups=used_groups, link=link, alpha=alpha)
-    table.attrs["groups"] = used_groups
-    table.attrs["models"] = models
+    outcome_label = main.frame.labels.get(spec.outcome, spec.outcome)
+    table.attrs["note"] = results_note(table, family=family, outcome_label=outcome_label,
+                                       groups=main.frame.groups, link=link, alpha=alpha)
+    table.attrs["groups"] = main.frame.groups
+    table.attrs["models"] = fits
     return table
