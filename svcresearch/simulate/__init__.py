@@ -89,7 +89,8 @@ import numpy as np
 from svcresearch._validation import InputError, check_number, check_type
 from svcresearch.simulate import _study as ST
 from svcresearch.simulate._model import (BEHAVIOURS, DEFAULT_PARAMETERS, derived_quantities, design_matrix,
-                                         merge_parameters, simulate_truth, true_effects)
+                                         hypothesis_truths, merge_parameters, model_term_truths,
+                                         simulate_truth, true_effects)
 from svcresearch.simulate._study import DEFAULT_FAULT_RATES
 from svcresearch.simulate._writers import write_delimited, write_sav, write_xlsx
 
@@ -97,9 +98,11 @@ __all__ = ["simulate_study", "study_truth", "simulate_truth", "design_matrix", "
            "STUDY_FILES"]
 
 _CODEBOOK = Path(__file__).resolve().parent / "resources" / "codebook.yaml"
+#: The default study's claims H1-H12 (its pre-registration), written next to its data.
+_HYPOTHESES = Path(__file__).resolve().parent / "resources" / "hypotheses.yaml"
 
 #: Every file simulate_study writes (relative to ``out``).
-STUDY_FILES = ["study.yaml", "codebook.yaml", "ground_truth.json", "operations.csv", "coding_coder_A.csv",
+STUDY_FILES = ["study.yaml", "codebook.yaml", "hypotheses.yaml", "ground_truth.json", "operations.csv", "coding_coder_A.csv",
                "coding_coder_A_SP01.xlsx", "coding_coder_B.csv", "boris/video_aggregated.tsv",
                "boris/video_tabular.csv", "survey_paper.sav", "survey_web.csv"]
 PILOT_CAP = 2000
@@ -240,6 +243,7 @@ def simulate_study(*, n_encounters: int = 2400, seed: int = 20261122, out, overw
     step("survey")
 
     shutil.copyfile(_CODEBOOK, out / "codebook.yaml")
+    shutil.copyfile(_HYPOTHESES, out / "hypotheses.yaml")
     (out / "study.yaml").write_text(_study_yaml(n, seed), encoding="utf-8")
     step("study.yaml")
 
@@ -305,6 +309,7 @@ def _study_yaml(n: int, seed: int) -> str:
     return f"""name: default-study
 description: Simulated default study (svcresearch simulate --seed {seed} --encounters {n})
 codebook: codebook.yaml
+hypotheses: hypotheses.yaml
 files:
   - path: operations.csv
     kind: operations
@@ -338,6 +343,8 @@ def _ground_truth(truth, params, rates, faults, *, seed, n, counts) -> dict:
         "parameters": params,
         "derived": derived_quantities(params),
         "effects": true_effects(params),
+        "hypotheses": hypothesis_truths(params),
+        "model_terms": model_term_truths(params),
         "coders": {
             "error_rates_coder_A": c["error_rates"],
             "error_rates_coder_B": {"at_start": c["error_rates"],

@@ -399,3 +399,49 @@ def derived_quantities(params: dict) -> dict:
         "attenuation_marginal_without_mediator": math.sqrt(lv / (lv + ve + vp + vm)),
         "attenuation_with_random_effects_without_mediator": math.sqrt(lv / (lv + vm)),
     }
+
+
+def model_term_truths(params: dict) -> dict[str, float]:
+    """True coefficients of the default study's main model by readable term (``model_terms``).
+
+    The main model (``hypotheses.yaml``'s ``model``) has no felt_valued, so the smile terms are
+    the TOTAL effects vs no smile (direct + a * b); every other term is the latent ``beta``.
+    Keys follow :mod:`svcresearch.modelframe`'s names (``smile[polite]``, ``channel[phone]``,
+    ``resolved:empathy``).
+    """
+    beta = dict(params["latent"]["beta"])
+    med, bm = params["mediator"], params["latent"]["felt_valued_slope"]
+    beta["smile[polite]"] = beta["smile[polite]"] + med["a_polite"] * bm
+    beta["smile[genuine]"] = beta["smile[genuine]"] + med["a_genuine"] * bm
+    return {k: round(float(v), 6) for k, v in beta.items()}
+
+
+def hypothesis_truths(params: dict) -> dict[str, dict[str, float]]:
+    """True value of every row of the default study's hypotheses table, by claim id and row label.
+
+    The labels are those of ``simulate/resources/hypotheses.yaml`` (its ``label`` or the test
+    written out), so :func:`svcresearch.hypotheses.run_hypotheses` looks them up without knowing
+    the study. H10 is the estimand the model targets: employees are nested in service points, so
+    the employee intercept carries both variances, (var_employee + var_service_point) /
+    (that + pi^2/3) — not the conditional ICC of the ``effects`` list.
+    """
+    truth = model_term_truths(params)
+    med, bm = params["mediator"], params["latent"]["felt_valued_slope"]
+    lat = params["latent"]
+    v = lat["sd_employee"] ** 2 + lat["sd_service_point"] ** 2
+    rows = {
+        "H1": {"eye_contact": truth["eye_contact"]},
+        "H2": {"greeting": truth["greeting"]},
+        "H3": {"smile[polite]": truth["smile[polite]"], "smile[genuine]": truth["smile[genuine]"],
+               "smile[genuine] - smile[polite]": truth["smile[genuine]"] - truth["smile[polite]"]},
+        "H4": {"resolved": truth["resolved"], "resolved:empathy": truth["resolved:empathy"]},
+        "H5": {"wait_min": truth["wait_min"], "wait_min:acknowledged_wait": truth["wait_min:acknowledged_wait"]},
+        "H6": {"apology - explanation": truth["apology"] - truth["explanation"]},
+        "H7": {"phone_use": truth["phone_use"], "scripted": truth["scripted"], "upselling": truth["upselling"]},
+        "H8": {"service_failure:returning_customer": truth["service_failure:returning_customer"]},
+        "H9": {"abs(service_failure) - resolved": abs(truth["service_failure"]) - truth["resolved"]},
+        "H10": {"icc_employee": v / (v + math.pi ** 2 / 3)},
+        "H11": {"indirect: smile[genuine]": med["a_genuine"] * bm},
+        "H12": {"referral": truth["referral"]},
+    }
+    return {h: {k: round(float(x), 6) for k, x in r.items()} for h, r in rows.items()}
