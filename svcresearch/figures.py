@@ -169,8 +169,15 @@ def paper_theme(serif: bool = False, *, font_size: float = 8.0):
 
 
 def set_style(serif: bool = False) -> None:
-    """Apply the paper theme globally (for notebooks that style every figure; prefer :func:`paper_theme`)."""
-    plt.rcParams.update(theme_rc(serif=serif))
+    """Apply the paper theme globally (for notebooks that style every figure; prefer :func:`paper_theme`).
+
+    Unlike :func:`paper_theme` it does not switch every new figure to constrained layout, so
+    existing code that calls ``fig.tight_layout()`` runs without warnings; :func:`save_figure`
+    lays each figure out with constrained layout anyway.
+    """
+    rc = theme_rc(serif=serif)
+    rc.pop("figure.constrained_layout.use")
+    plt.rcParams.update(rc)
     _GLOBAL[0] = True
 
 
