@@ -46,7 +46,7 @@ from matplotlib.figure import Figure
 from svcresearch import config
 from svcresearch._validation import check_dataframe, check_file_stem, check_number, check_option, check_type
 from svcresearch.labels import WORDS, check_labels, check_language, label_term, labels_from_codebook
-from svcresearch.report import (SCALE_LABELS, current_source, format_ci, format_number, format_p, result_scales,
+from svcresearch.report import (SCALE_LABELS, current_source, format_ci, format_number, result_scales,
                                 update_manifest, write_atomic)
 
 __all__ = [
