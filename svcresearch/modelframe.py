@@ -267,6 +267,7 @@ class ModelFrame:
     requested: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     outcome_column: str = ""
+    codebook: Any = field(default=None, repr=False)
 
     @property
     def formula(self) -> str:
@@ -437,7 +438,7 @@ def model_frame(data: pd.DataFrame, *, codebook, outcome: str, terms: Sequence[s
     ycol = "y__" + _ident(oname)
     empty = ModelFrame(outcome=oname, family=family, terms=[], columns={}, data=pd.DataFrame(), groups=None,
                        n_rated=0, n_used=0, dropped_by={}, dropped_terms={}, where=where, requested=list(terms),
-                       labels=labels, outcome_column=ycol)
+                       labels=labels, outcome_column=ycol, codebook=codebook)
     if oname not in data.columns:
         empty.problem = f"the outcome '{oname}' is not in the data"
         return empty
@@ -579,7 +580,7 @@ def model_frame(data: pd.DataFrame, *, codebook, outcome: str, terms: Sequence[s
     mf = ModelFrame(outcome=oname, family=family, terms=kept, columns=columns, data=frame, groups=used_groups,
                     n_rated=n_rated, n_used=n_used, dropped_by=dropped_by, dropped_terms=dropped,
                     groups_note=groups_note, where=where, requested=list(terms), labels=labels,
-                    outcome_column=ycol)
+                    outcome_column=ycol, codebook=codebook)
     mf.problem = _problem(mf, min_rows=min_rows)
     return mf
 
