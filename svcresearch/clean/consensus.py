@@ -250,7 +250,9 @@ class LongTable:
         })
 
 
-def coding_long(cod: Codings, spine: pd.Index, codebook: Codebook) -> LongTable:
+def coding_long(cod: Codings, spine: pd.Index, codebook: Codebook, redact) -> LongTable:
+    """Every judgement; coder codes that are not short codes (a name, an e-mail) are hidden."""
+    cod.coders = [str(c) for c in redact.codes(pd.Series(cod.coders, dtype="string"))]
     return LongTable(cod, spine, codebook)
 
 

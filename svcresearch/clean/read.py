@@ -49,23 +49,10 @@ class Table:
 
 
 def make_redactor(codebook: Codebook, key: bytes):
-    """``redact(variable, values)``: raw values as they may appear in quarantine.csv.
+    """The one redaction of raw values the cleaner writes (:class:`.redact.Redactor`)."""
+    from .redact import Redactor
 
-    Personal data is withheld, identifiers with a pseudonym prefix are pseudonymised, other
-    values pass (e-mail/phone-like text is redacted in one pass over the whole quarantine).
-    """
-    from svcresearch import privacy
-
-    def redact(v: Variable, values: pd.Series) -> np.ndarray:
-        vals = pd.Series(values, dtype="string").reset_index(drop=True)
-        if v.role == "pii" and not v.allow_in_output:
-            return np.full(len(vals), "<pii withheld>", dtype=object)
-        if v.pseudonymise:
-            stripped = vals.str.strip()
-            return privacy.pseudonymise(stripped, prefix=v.pseudonymise, key=key).to_numpy(dtype=object)
-        return vals.to_numpy(dtype=object)
-
-    return redact
+    return Redactor(codebook, key)
 
 
 def read_file(spec: FileSpec, codebook: Codebook, ledger: Ledger, redact, *,
@@ -83,19 +70,23 @@ def read_file(spec: FileSpec, codebook: Codebook, ledger: Ledger, redact, *,
     df = io.read_table(spec.path, **spec.options)
     info = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
             for k, v in dict(df.attrs.get("read_info", {})).items() if k != "file"}
-    by_canon = {}
+    by_canon: dict[str, list] = {}
     for col in df.columns:
         if col in _BOOKKEEPING:
             continue
-        by_canon.setdefault(canon_col(col), col)
+        by_canon.setdefault(canon_col(col), []).append(col)
     variables = codebook.for_kind(spec.kind)
     present: dict[str, str] = {}
     for v in variables:
-        col = by_canon.get(canon_col(v.column_in(spec.kind)))
-        if col is None and canon_col(v.name) in by_canon:
-            col = by_canon[canon_col(v.name)]
-        if col is not None:
-            present[v.name] = col
+        names = [canon_col(v.column_in(spec.kind))] + ([canon_col(v.name)] if v.column_in(spec.kind) != v.name else [])
+        cols = [c for name in dict.fromkeys(names) for c in by_canon.get(name, [])]
+        if len(cols) > 1:
+            # e.g. an empty `wait_min` beside a filled `Wait-Min`: never pick one silently
+            raise InputError(f"columns {', '.join(map(repr, cols))} all match codebook variable '{v.name}'; expected "
+                             f"one column (rename or delete the others, or set source_columns in the codebook).",
+                             file=spec.path, column=cols[1])
+        if cols:
+            present[v.name] = cols[0]
     # a coder column may be replaced by study.yaml `coder:` for single-coder sheets
     coder_from_spec = spec.coder
     for v in variables:
@@ -145,7 +136,8 @@ def read_file(spec: FileSpec, codebook: Codebook, ledger: Ledger, redact, *,
         missing["coder"] = np.zeros(n, bool)
         problem["coder"] = pd.Series([pd.NA] * n, dtype="string")
     return Table(spec=spec, data=data, raw=pd.DataFrame(raw), missing=missing, problem=problem,
-                 status=np.full(n, "kept", dtype=object), read_info=info, ignored_columns=ignored,
+                 status=np.full(n, "kept", dtype=object), read_info=info,
+                 ignored_columns=[redact.header(c) for c in ignored],
                  missing_columns=absent, headers=dict(present))
 
 
@@ -189,7 +181,7 @@ def drop_rows(t: Table, mask: np.ndarray, *, column: str, reason: str, detail, l
     if values is None:
         if column in t.raw:
             values = redact(codebook[column], t.raw[column][mask]) if column in codebook.variables \
-                else t.raw[column][mask]
+                else redact.codes(t.raw[column][mask])
         else:
             values = pd.Series([pd.NA] * int(mask.sum()), dtype="string")
     if isinstance(detail, (pd.Series, np.ndarray)):

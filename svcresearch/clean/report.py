@@ -127,6 +127,14 @@ def report_notes(report: dict) -> list[str]:
     return notes
 
 
+def _cell(value) -> str:
+    """A Markdown table cell: pipes escaped, line breaks flattened, no formula prefix."""
+    from svcresearch.report import excel_safe
+
+    text = excel_safe(str(value).replace("\r", " ").replace("\n", " "))
+    return text.replace("|", "\\|")
+
+
 def report_md(report: dict) -> str:
     """``cleaning_report.md``: the report for a reader."""
     lines = [f"# Cleaning report: {report['study']}", "",
@@ -136,13 +144,13 @@ def report_md(report: dict) -> str:
              "|---|---|---:|---:|---:|---:|---:|"]
     for e in report["files"]:
         cells = sum(e["values_set_missing_by_reason"].values())
-        lines.append(f"| {e['file']} | {e['kind']} | {e['read']} | {e['kept']} | {e['merged']} | "
+        lines.append(f"| {_cell(e['file'])} | {e['kind']} | {e['read']} | {e['kept']} | {e['merged']} | "
                      f"{e['quarantined']} | {cells} |")
     t = report["totals"]
     lines.append(f"| **total** |  | {t['read']} | {t['kept']} | {t['merged']} | {t['quarantined']} |  |")
     notes = report_notes(report)
     if notes:
-        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+        lines += ["", "## Notes", ""] + [f"- {_cell(n)}" for n in notes]
     lines += ["", "## Quarantine entries by reason", "", "| reason | entries |", "|---|---:|"]
     for r, c in sorted(report["quarantine_entries_by_reason"].items()):
         lines.append(f"| {r} | {c} |")
@@ -156,7 +164,7 @@ def report_md(report: dict) -> str:
     lines += ["", "## Codebook variables", "",
               "| variable | role | read from | output column | values | note |", "|---|---|---|---|---:|---|"]
     for name, e in report.get("variables", {}).items():
-        lines.append(f"| {name} | {e['role']} | {', '.join(e['read_from'])} | {e['output'] or ''} | "
-                     f"{e['values'] if e['output'] else ''} | {e['note']} |")
+        lines.append(f"| {name} | {e['role']} | {_cell(', '.join(e['read_from']))} | {e['output'] or ''} | "
+                     f"{e['values'] if e['output'] else ''} | {_cell(e['note'])} |")
     lines += ["", f"Consensus rule: {report['consensus_rule']}.", ""]
     return "\n".join(lines)

@@ -71,7 +71,7 @@ def load_study(raw_dir: str | Path) -> StudySpec:
     if not spec.get("codebook"):
         raise InputError("no 'codebook' entry; expected e.g. 'codebook: codebook.yaml' (start from "
                          "svcresearch/simulate/resources/codebook.yaml).", file=path, column="codebook")
-    codebook_path = raw_dir / str(spec["codebook"])
+    codebook_path = _inside(raw_dir, spec["codebook"], study=path, key="codebook")
     if not codebook_path.is_file():
         raise InputError(f"names codebook '{spec['codebook']}', which does not exist.", file=path,
                          column="codebook")
@@ -80,12 +80,14 @@ def load_study(raw_dir: str | Path) -> StudySpec:
         raise InputError("'files' must list the raw files, each with 'path' and 'kind'.", file=path,
                          column="files")
     files = []
-    seen = set()
+    seen: dict[Path, str] = {}
     for i, entry in enumerate(files_raw, start=1):
         files.append(_file_spec(entry, raw_dir=raw_dir, study=path, where=f"files[{i}]"))
-        if files[-1].rel in seen:
-            raise InputError(f"names '{files[-1].rel}' twice.", file=path, column="files")
-        seen.add(files[-1].rel)
+        real = files[-1].path.resolve()
+        if real in seen:
+            raise InputError(f"names the same file twice ('{seen[real]}' and '{files[-1].rel}'); list each file "
+                             f"once.", file=path, column="files")
+        seen[real] = files[-1].rel
     if not any(f.kind == "coding" for f in files) and not any(f.kind == "operations" for f in files):
         raise InputError("lists no 'operations' or 'coding' file; the encounters come from them.",
                          file=path, column="files")
@@ -98,7 +100,7 @@ def load_study(raw_dir: str | Path) -> StudySpec:
     primary = spec.get("primary_coder", "A")
     hypotheses_path = None
     if spec.get("hypotheses"):
-        hypotheses_path = raw_dir / str(spec["hypotheses"])
+        hypotheses_path = _inside(raw_dir, spec["hypotheses"], study=path, key="hypotheses")
         if not hypotheses_path.is_file():
             raise InputError(f"names hypotheses file '{spec['hypotheses']}', which does not exist.", file=path,
                              column="hypotheses")
@@ -144,10 +146,11 @@ def _file_spec(entry: Any, *, raw_dir: Path, study: Path, where: str) -> FileSpe
         raise InputError(f"{where} ('{entry['path']}') has unknown kind {kind!r}; expected one of "
                          f"{', '.join(cbmod.FILE_KINDS)}.", file=study, column="kind")
     rel = str(entry["path"])
-    path = raw_dir / rel
+    path = _inside(raw_dir, entry["path"], study=study, key="files")
     if not path.is_file():
         raise InputError(f"names '{rel}', which does not exist in {raw_dir}.", file=study, column="files")
     options = {k: entry[k] for k in ("sheet", "sep", "encoding", "decimal", "header_row") if k in entry}
+    _check_read_options(options, where=f"{where} ('{rel}')", study=study)
     if kind == "boris" and options:
         raise InputError(f"{where} ('{rel}'): BORIS exports take no read options; got {sorted(options)}.",
                          file=study, column="files")
@@ -163,3 +166,44 @@ def _file_spec(entry: Any, *, raw_dir: Path, study: Path, where: str) -> FileSpe
     return FileSpec(rel=rel, path=path, kind=kind, options=options, mode=mode,
                     coder=None if coder is None else str(coder).strip())
 
+
+
+def _inside(raw_dir: Path, name: Any, *, study: Path, key: str) -> Path:
+    """``raw_dir / name``, refused unless it stays inside the study folder (symlinks resolved)."""
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"'{key}' entries must be file paths relative to study.yaml; got {name!r}.", file=study,
+                         column=key)
+    rel = Path(name)
+    if rel.is_absolute() or rel.drive:
+        raise InputError(f"'{name}' is an absolute path; the study's files must be inside the study folder "
+                         f"and named relative to study.yaml.", file=study, column=key)
+    root = raw_dir.resolve()
+    target = (raw_dir / rel).resolve()
+    if target != root and root not in target.parents:
+        raise InputError(f"'{name}' points outside the study folder {root} (through '..' or a symbolic link); "
+                         f"copy the file into the study folder.", file=study, column=key)
+    return raw_dir / rel
+
+
+_ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1", "iso-8859-1", "iso-8859-15", "utf-16")
+
+
+def _check_read_options(options: dict, *, where: str, study: Path) -> None:
+    """Read options of a file entry: right types and values, said in one line."""
+    def bad(key, expected, got):
+        raise InputError(f"{where}: '{key}' must be {expected}; got {got!r}.", file=study, column=key)
+
+    if "sheet" in options and (not isinstance(options["sheet"], str) or not options["sheet"].strip()):
+        bad("sheet", "the sheet's name as text (e.g. sheet: coding)", options["sheet"])
+    if "header_row" in options:
+        h = options["header_row"]
+        if not isinstance(h, int) or isinstance(h, bool) or h < 1:
+            bad("header_row", "a whole number of 1 or more (the 1-based row of the header)", h)
+    if "sep" in options and options["sep"] not in (",", ";", "\t", "|"):
+        bad("sep", "one of ',', ';', '\\t' (tab), '|'", options["sep"])
+    if "decimal" in options and options["decimal"] not in (".", ","):
+        bad("decimal", "'.' or ','", options["decimal"])
+    if "encoding" in options:
+        enc = options["encoding"]
+        if not isinstance(enc, str) or enc.lower().replace("_", "-") not in _ENCODINGS:
+            bad("encoding", f"one of {', '.join(_ENCODINGS)}", enc)

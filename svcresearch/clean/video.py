@@ -49,7 +49,7 @@ class Video:
     undeclared: dict = field(default_factory=dict)   # behaviour name as written -> events
 
 
-def read_video(specs: list[FileSpec], codebook: Codebook, spine: pd.Index, ledger: Ledger) -> Video:
+def read_video(specs: list[FileSpec], codebook: Codebook, spine: pd.Index, ledger: Ledger, redact) -> Video:
     """Read every BORIS export of the study and compute the codebook's BORIS variables."""
     if not specs:
         return Video(features=None)
@@ -78,7 +78,7 @@ def read_video(specs: list[FileSpec], codebook: Codebook, spine: pd.Index, ledge
                        detail=detail if np.isscalar(detail) else np.asarray(detail, dtype=object)[mask])
             dropped[mask] = True
 
-    raw_obs_arr = raw_obs.to_numpy(dtype=object, na_value=None)
+    raw_obs_arr = redact.ids(raw_obs)
     bad_id = enc.isna().to_numpy()
     drop(bad_id, column="observation_id", value=raw_obs_arr, reason="invalid_id",
          detail=f"observation id has no digits (canonical {fmt})")
@@ -108,14 +108,17 @@ def read_video(specs: list[FileSpec], codebook: Codebook, spine: pd.Index, ledge
         for name, count in zip(*np.unique(names, return_counts=True)):
             undeclared[str(name)] = int(count)
         decl = ", ".join(sorted({v.boris.behavior for v in codebook.boris_variables})) or "none"
-        drop(unknown, column="behavior", value=events["behavior"].to_numpy(dtype=object), reason="unknown_behaviour",
+        drop(unknown, column="behavior", value=redact.codes(events["behavior"]), reason="unknown_behaviour",
              detail=f"no codebook variable declares this BORIS behaviour (boris: {{behavior: ...}}; declared: {decl})")
 
+    _check_one_type_per_behaviour(events, bkey, ~dropped)
     keep = ~dropped
     ev = events.loc[keep].copy()
     ev["observation_id"] = enc[keep].astype("string")
     ev["_k"] = np.flatnonzero(keep)
     valid, vq = evmod.validate_events(ev.reset_index(drop=True))
+    if len(vq):
+        vq = vq.assign(value=redact.codes(vq["value"]))
     ledger.extend(vq, scope="row")
     if "_k" not in valid:
         raise RuntimeError("events.validate_events dropped the bookkeeping column; cannot account for events")
@@ -131,13 +134,26 @@ def read_video(specs: list[FileSpec], codebook: Codebook, spine: pd.Index, ledge
     valid = valid.assign(_bkey=bkey[valid["_k"].to_numpy()])
     observed = linked & ~second
     features = _features(valid, coded_obs, _observation_lengths(events.loc[observed], enc[observed], coded_obs),
-                         codebook, ledger)
+                         codebook, ledger, redact)
     features["video_coded"] = True
     accounting = []
     for spec in specs:
         m = events["source_file"].to_numpy(dtype=object) == spec.rel
         accounting.append((spec, int(m.sum()), np.where(kept[m], "kept", "quarantined")))
     return Video(features=features, accounting=accounting, link=(n_obs_linked, n_obs), undeclared=undeclared)
+
+
+def _check_one_type_per_behaviour(events: pd.DataFrame, bkey: np.ndarray, keep: np.ndarray) -> None:
+    """A behaviour is either a STATE or a POINT event in an ethogram; both at once is unusable."""
+    kind = events["behavior_type"].astype("string").str.upper().fillna("").to_numpy(dtype=object)
+    frame = pd.DataFrame({"b": bkey[keep], "k": kind[keep], "f": events["source_file"].to_numpy(dtype=object)[keep]})
+    frame = frame[frame["k"].isin(["STATE", "POINT"])]
+    mixed = frame.groupby("b")["k"].nunique()
+    if (mixed > 1).any():
+        b = mixed.index[mixed > 1][0]
+        files = sorted(set(frame.loc[frame["b"] == b, "f"]))
+        raise InputError(f"BORIS behaviour {b!r} is coded both as STATE and as POINT events; expected one type per "
+                         f"behaviour (fix the ethogram in BORIS and export again).", file=files[0], column="behavior")
 
 
 def _observation_lengths(events: pd.DataFrame, enc: pd.Series, observations: pd.Index) -> np.ndarray:
@@ -157,7 +173,7 @@ def _observation_lengths(events: pd.DataFrame, enc: pd.Series, observations: pd.
 
 
 def _features(valid: pd.DataFrame, observations: pd.Index, length: np.ndarray, codebook: Codebook,
-              ledger: Ledger) -> pd.DataFrame:
+              ledger: Ledger, redact) -> pd.DataFrame:
     """One row per video-coded encounter, one column per BORIS variable (typed for the output)."""
     n_obs = len(observations)
     obs_pos = pd.Index(observations).get_indexer(valid["observation_id"].astype("string"))
@@ -195,13 +211,13 @@ def _features(valid: pd.DataFrame, observations: pd.Index, length: np.ndarray, c
         elif b.measure == "latency_s":
             values = pd.Series(start[sel]).groupby(where).min().reindex(range(n_obs)).to_numpy(dtype=float)
         else:
-            values = _modifier_levels(v, valid.loc[sel], tokens[sel], where, n_obs, codebook, ledger)
+            values = _modifier_levels(v, valid.loc[sel], tokens[sel], where, n_obs, codebook, ledger, redact)
         out[v.out_name] = values
     return out
 
 
 def _modifier_levels(v: Variable, events: pd.DataFrame, tokens: pd.Series, where: np.ndarray, n_obs: int,
-                     codebook: Codebook, ledger: Ledger):
+                     codebook: Codebook, ledger: Ledger, redact):
     """Highest value-set level named by each observation's event modifiers (categorical)."""
     levels = list(v.value_set.levels)
     best = np.full(n_obs, -1, dtype=np.int64)
@@ -217,7 +233,7 @@ def _modifier_levels(v: Variable, events: pd.DataFrame, tokens: pd.Series, where
         if unknown.any():
             ev_rows = events.loc[flat.index[unknown]]
             ledger.add(file=ev_rows["source_file"].to_numpy(dtype=object), row=ev_rows["source_row"].to_numpy(),
-                       column="modifiers", value=flat[unknown].astype("string").to_numpy(dtype=object),
+                       column="modifiers", value=redact.codes(flat[unknown]),
                        reason="unknown_code", scope="cell",
                        detail=f"modifier names no level of '{v.name}' ({', '.join(levels)}); the event counts "
                               f"for the other measures")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from svcresearch._validation import InputError
 from svcresearch.codebook import Codebook
 
 from .consensus import STATUS_LEVELS, LongTable
@@ -112,18 +113,39 @@ def _sha256(path: Path) -> str:
 
 
 def write_outputs(result: dict, out: Path) -> None:
-    """Write every output into a temp folder next to ``out``, then move them in place."""
+    """Write the whole output set and swap it in as one folder.
+
+    The outputs are written into a temporary folder next to ``out`` (with a copy of any other
+    files already in ``out``, which are left alone), and that folder replaces ``out`` in one
+    atomic exchange (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two renames). A run killed
+    at any moment leaves either the old set or the new one, never a mix whose
+    ``datapackage.json`` hashes do not match; its temporary folder is removed by the next run.
+
+    Raises
+    ------
+    InputError
+        The output folder's parent cannot be written (read-only, no permission).
+    """
     codebook = result["codebook"]
     enc, long_, q, report = result["encounters"], result["coding_long"], result["quarantine"], result["report"]
     schema = codebook.to_pandera(columns=list(enc.columns))
     schema.validate(enc)  # derived from the codebook: a failure here is a bug in the cleaner
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    _remove_stale(out)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+    except OSError as exc:
+        raise InputError(f"cannot write the output folder here ({exc.strerror or exc}); choose a writable "
+                         f"folder with --out.", file=out) from None
+    try:
+        # mkdtemp makes the folder private (0700); the outputs follow the user's umask like any file
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
         _write_parquet(enc, tmp / "encounters.parquet")
         _write_parquet(long_, tmp / "coding_long.parquet")
         buf = _io.StringIO()
-        q.to_csv(buf, index=False, lineterminator="\n")
+        _excel_safe_frame(q).to_csv(buf, index=False, lineterminator="\n")
         (tmp / "quarantine.csv").write_bytes(buf.getvalue().encode("utf-8"))
         (tmp / "cleaning_report.json").write_bytes(_json_bytes(report))
         (tmp / "cleaning_report.md").write_bytes(report_md(report).encode("utf-8"))
@@ -153,11 +175,91 @@ def write_outputs(result: dict, out: Path) -> None:
                              "missing_codes": sorted(codebook.missing_codes - {""})},
         }
         (tmp / "datapackage.json").write_bytes(_json_bytes(package))
-        out.mkdir(parents=True, exist_ok=True)
-        for fname in OUTPUT_FILES:
-            os.replace(tmp / fname, out / fname)
+        if out.is_dir():
+            for other in sorted(out.iterdir()):
+                if other.name not in OUTPUT_FILES:
+                    # other files (a README) stay: copied into the new set (a hard link when possible)
+                    target = tmp / other.name
+                    if other.is_dir() and not other.is_symlink():
+                        shutil.copytree(other, target, symlinks=True)
+                    else:
+                        try:
+                            os.link(other, target, follow_symlinks=False)
+                        except OSError:
+                            shutil.copy2(other, target, follow_symlinks=False)
+        _swap_in(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _excel_safe_frame(q):
+    """Text cells a spreadsheet would run as a formula get a leading apostrophe (file names too)."""
+    from svcresearch.report import excel_safe
+
+    q = q.copy()
+    for c in q.columns:
+        if c != "row":
+            q[c] = q[c].map(excel_safe, na_action="ignore")
+    return q
+
+
+def _swap_in(new: Path, out: Path) -> None:
+    """Make ``new`` the folder ``out`` in one step; afterwards ``new`` holds the old set (or is gone)."""
+    if not out.exists():
+        os.rename(new, out)
+        return
+    if _exchange(new, out):
+        return
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    os.rename(out, old)
+    os.rename(new, out)
+    os.rename(old, new)  # removed by the caller
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically exchange two paths (Linux renameat2 RENAME_EXCHANGE); False when unsupported."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    res = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return res == 0
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove temporary folders that killed runs left next to ``out`` (their process is gone)."""
+    if not out.parent.is_dir():
+        return
+    for p in out.parent.glob(f".{out.name}.tmp-*"):
+        m = re.match(rf"\.{re.escape(out.name)}\.tmp-(\d+)-", p.name)
+        if m and _alive(int(m.group(1))):
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+    for p in out.parent.glob(f".{out.name}.old-*"):
+        m = re.match(rf"\.{re.escape(out.name)}\.old-(\d+)$", p.name)
+        if m and not _alive(int(m.group(1))) and out.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _slug(name: str) -> str:
