@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,10 @@ class Study:
         return self._processed_origin[0] == "ok"
 
     def _clean_command(self) -> str:
-        if self._active and self.raw_dir == config.data_raw() and self.processed_dir == config.data_processed():
+        # the plain command cleans the right folders only when no environment override is in play
+        overridden = any(os.environ.get(v) for v in (config.ENV_RAW, config.ENV_PROCESSED))
+        if (self._active and not overridden and self.raw_dir == config.data_raw()
+                and self.processed_dir == config.data_processed()):
             return "`svcresearch clean`"
         return f"`svcresearch clean --raw {self.raw_dir} --out {self.processed_dir}`"
 
@@ -253,7 +257,7 @@ class Study:
                 f"merged as exact duplicates and {totals.get('quarantined', 0):,} quarantined."]
         reasons = sorted(report.get("quarantine_entries_by_reason", {}).items(), key=lambda kv: (-kv[1], kv[0]))
         if reasons:
-            shown = _join([f"{reason.replace('_', ' ')} ({count:,} entries)" for reason, count in reasons[:3]])
+            shown = _join([f"{reason.replace('_', ' ')} ({count:,} entr{'y' if count == 1 else 'ies'})" for reason, count in reasons[:3]])
             text.append(f"The most frequent quarantine reasons were {shown}.")
         cov = report.get("encounters", {})
         if cov:
