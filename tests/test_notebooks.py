@@ -68,3 +68,37 @@ def test_notebook_executes_headless(path, pipeline_dirs):
     errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_code_names_no_variable_of_the_default_study(path):
+    """Behaviours, outcomes and context come from the study's codebook, never from code cells."""
+    import re
+
+    from svcresearch.codebook import load_codebook
+
+    codebook = load_codebook(ROOT / "data" / "raw" / "codebook.yaml")
+    names = sorted({v.out_name for v in codebook.variables.values() if v.role != "id"} | set(codebook.scales))
+    quoted = re.compile(r"""["'](%s)["'\[]""" % "|".join(map(re.escape, names)))
+    for cell in _code_cells(path):
+        found = quoted.findall("".join(cell["source"]))
+        assert not found, f"{path.name}: code cell names default-study variable(s) {sorted(set(found))}"
+
+
+def test_overview_notebooks_say_when_processed_data_belong_to_another_study(pipeline_dirs, tmp_path):
+    """Study B active, processed data cleaned from the default study: the note, and no ground truth."""
+    import shutil
+
+    raw = tmp_path / "own"
+    shutil.copytree(ROOT / "examples" / "own_study", raw)
+    (raw / "ground_truth.json").write_text(json.dumps({"design": {"encounters": 999}}), encoding="utf-8")
+    first = [p for p in NOTEBOOKS if p.name.startswith(("00_", "01_", "02_"))]
+    executed = pipeline.reproduce(raw=raw, processed=pipeline_dirs["processed"], reports=tmp_path / "reports",
+                                  notebooks=first, clean=False)
+    for path in executed:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        text = "".join("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
+                       for o in c.get("outputs", []) if o.get("output_type") == "stream")
+        assert "were cleaned from study 'default-study', not from the active study 'own-pilot'" in text, path.name
+        assert "999" not in text and "True effects and injected faults are known" not in text, path.name
+    assert not (tmp_path / "reports" / "tables" / "table00_true_effects.csv").exists()
