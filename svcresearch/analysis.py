@@ -43,7 +43,9 @@ def save(obj: Any, name: str, **kwargs) -> Any:
     """Write a table (:func:`svcresearch.report.save_table`) or figure (:func:`~svcresearch.figures.save_figure`).
 
     A :class:`~svcresearch.modelframe.Note` is returned unchanged and nothing is written, so a
-    step that cannot run on this study leaves no stale output. Returns ``obj`` (for display).
+    step that cannot run on this study leaves no stale output. Returns ``obj`` for display — but
+    None for a figure, which the notebook's inline backend already shows (returning it would show
+    it twice).
     """
     if isinstance(obj, Note) or obj is None:
         return obj
@@ -55,7 +57,7 @@ def save(obj: Any, name: str, **kwargs) -> Any:
     from svcresearch.figures import save_figure
 
     save_figure(obj, name, **kwargs)
-    return obj
+    return None
 
 
 # ----------------------------------------------------------------------------------------------
