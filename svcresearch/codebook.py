@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from svcresearch._validation import InputError, check_type
+from svcresearch._yaml import load_yaml
 
 __all__ = [
     "ROLES", "TYPES", "FILE_KINDS", "BORIS_MEASURES", "BorisSource", "Condition", "ValueSet", "Variable", "Codebook",
@@ -66,19 +66,6 @@ DATETIME_FORMATS = (
     "%d.%m.%Y klo %H.%M", "%d.%m.%Y", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S.%f",
     "%d/%m/%Y %H:%M",
 )
-
-
-class _StringLoader(yaml.SafeLoader):
-    """SafeLoader that keeps ``yes``/``no``/``on``/``off``/``true`` as written.
-
-    YAML 1.1 turns an unquoted ``no`` into ``False``; in a codebook ``no`` is a level name.
-    """
-
-
-_StringLoader.yaml_implicit_resolvers = {
-    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 def normalise_key(value: Any) -> str:
@@ -424,23 +411,22 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
     Raises
     ------
     InputError
-        When the file is missing, is not YAML, or a variable is malformed; the message names
+        When the file is missing, is not YAML (or uses aliases, repeats a key, is too large or is
+        not UTF-8), or a variable is malformed; the message names
         the codebook file and the variable (the CLI prints it as one line).
 
     Notes
     -----
-    Unquoted ``yes``/``no``/``true`` stay strings (YAML 1.1 would make them booleans). Validated
+    Unquoted ``yes``/``no``/``true`` stay strings (YAML 1.1 would make them booleans). The file is
+    read by :func:`svcresearch._yaml.load_yaml` (no aliases/anchors, no duplicated keys, at most
+    5 MB, UTF-8). Validated
     by ``tests/test_codebook.py`` (round trip of the default codebook, one test per rule).
     """
     path = Path(path) if path is not None else default_codebook_path()
     if not path.is_file():
         raise InputError("codebook file not found; expected a YAML codebook (see docs/own_data.md).",
                          file=path)
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StringLoader)  # noqa: S506 - SafeLoader subclass
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(f"not a valid UTF-8 YAML codebook ({first}).", file=path) from None
+    raw = load_yaml(path, what="codebook", booleans=False)
     return codebook_from_dict(raw, path=path)
 
 

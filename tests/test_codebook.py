@@ -65,7 +65,8 @@ def test_unquoted_yes_no_stay_level_names(tmp_path):
     (lambda d: d["id_formats"].__setitem__("encounter", "ENC-%06d"), ["id_formats", "encounter"]),
     (lambda d: d["variables"].pop("encounter_id"), ["encounter_id"]),
     (lambda d: d["variables"]["greeting"].__setitem__("allow_in_output", True), ["greeting", "allow_in_output"]),
-    (lambda d: d["variables"].__setitem__("Bad Name", d["variables"]["greeting"]), ["Bad Name", "snake_case"]),
+    (lambda d: d["variables"].__setitem__("Bad Name", copy.deepcopy(d["variables"]["greeting"])),
+     ["Bad Name", "snake_case"]),  # a copy: a shared dict would be dumped as a YAML alias (refused)
 ])
 def test_invalid_codebook_names_file_and_variable(tmp_path, mutate, words):
     d = _raw_default()

@@ -1,0 +1,100 @@
+"""Hostile and sloppy inputs to the readers, the normaliser and privacy (issue 9).
+
+Each case states the exact expected outcome: a correct value, NA / a problem code the cleaner turns
+into a quarantine entry, a field in ``read_info``, or one InputError line naming the file.
+"""
+from __future__ import annotations
+
+import pytest
+
+from svcresearch._validation import InputError
+from svcresearch._yaml import MAX_BYTES, load_yaml
+from svcresearch.codebook import load_codebook
+
+# --------------------------------------------------------------------------------------------- YAML
+
+
+def _one_line_error(path, **kw) -> str:
+    with pytest.raises(InputError) as exc:
+        load_yaml(path, what="study.yaml", **kw)
+    msg = str(exc.value)
+    assert "\n" not in msg and str(path) in msg
+    return msg
+
+
+def test_yaml_alias_bomb_refused_at_first_anchor(tmp_path):
+    p = tmp_path / "study.yaml"
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i, name in enumerate("bcdefghi"):
+        prev = "abcdefghi"[i]
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    lines.append("description: [*i,*i,*i,*i,*i,*i,*i,*i,*i]")
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert _one_line_error(p).endswith("line 1: YAML anchor '&a' is not allowed; expected plain values "
+                                       "without anchors or aliases.")
+
+
+def test_yaml_alias_without_anchor_definition_and_merge_refused(tmp_path):
+    p = tmp_path / "study.yaml"
+    p.write_text("name: x\ndescription: *nothere\n", encoding="utf-8")
+    assert "line 2: YAML alias '*nothere' is not allowed" in _one_line_error(p)
+
+
+def test_yaml_duplicated_key_names_both_lines(tmp_path):
+    p = tmp_path / "study.yaml"
+    p.write_text("name: x\nfiles:\n  - path: a.csv\nfiles:\n  - path: b.csv\n", encoding="utf-8")
+    assert _one_line_error(p).endswith("line 4: duplicated key 'files' (first at line 2); expected each "
+                                       "key once in a mapping.")
+
+
+def test_yaml_duplicated_key_in_nested_mapping(tmp_path):
+    p = tmp_path / "study.yaml"
+    p.write_text("files:\n  - path: a.csv\n    kind: survey\n    kind: coding\n", encoding="utf-8")
+    assert "line 4: duplicated key 'kind' (first at line 3)" in _one_line_error(p)
+
+
+def test_yaml_size_cap(tmp_path):
+    p = tmp_path / "study.yaml"
+    p.write_bytes(b"# " + b"x" * MAX_BYTES + b"\nname: x\n")
+    assert "expected a YAML file of at most 5 MB" in _one_line_error(p)
+
+
+def test_yaml_not_utf8_names_line_and_byte(tmp_path):
+    p = tmp_path / "study.yaml"
+    p.write_bytes(b"name: ok\ndescription: caf\xe9\n")
+    assert _one_line_error(p).endswith("line 2: byte 0xe9 is not UTF-8; expected study.yaml saved as UTF-8.")
+
+
+def test_yaml_deep_nesting_is_one_line(tmp_path):
+    p = tmp_path / "study.yaml"
+    p.write_text("[" * 20000 + "]" * 20000 + "\n", encoding="utf-8")
+    assert "nested more than 64 levels deep" in _one_line_error(p)
+
+
+def test_yaml_python_tag_and_syntax_error(tmp_path):
+    p = tmp_path / "study.yaml"
+    p.write_text('x: !!python/object/apply:os.system ["true"]\n', encoding="utf-8")
+    assert "line 1: not valid YAML (could not determine a constructor" in _one_line_error(p)
+    p.write_text("x: [1, 2\ny: 3\n", encoding="utf-8")
+    assert "line 2: not valid YAML" in _one_line_error(p)
+
+
+def test_yaml_booleans_switch_and_bom(tmp_path):
+    p = tmp_path / "x.yaml"
+    p.write_bytes("\ufeffa: yes\nb: [no, 1]\n".encode("utf-8"))
+    assert load_yaml(p, what="x") == {"a": True, "b": [False, 1]}
+    assert load_yaml(p, what="x", booleans=False) == {"a": "yes", "b": ["no", 1]}
+
+
+def test_yaml_missing_file(tmp_path):
+    with pytest.raises(InputError, match=r"nothere.yaml: hypotheses file not found"):
+        load_yaml(tmp_path / "nothere.yaml", what="hypotheses file")
+
+
+def test_codebook_uses_strict_loader(tmp_path):
+    from svcresearch.codebook import default_codebook_path
+    text = default_codebook_path().read_text(encoding="utf-8")
+    p = tmp_path / "cb.yaml"
+    p.write_text(text + "\nvalue_sets: {}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"cb.yaml: line \d+: duplicated key 'value_sets'"):
+        load_codebook(p)
