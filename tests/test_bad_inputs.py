@@ -600,3 +600,26 @@ def test_read_only_parent_is_one_line_naming_the_output(tmp_path, capsys, monkey
         assert code == 2 and len(err) == 1 and "locked/processed" in err[0] and "tmp" not in err[0]
     finally:
         locked.chmod(0o755)
+
+
+def test_duplicated_files_key_in_study_yaml(tmp_path, capsys, monkeypatch):
+    raw = make_study(tmp_path)
+    text = (raw / "study.yaml").read_text()
+    (raw / "study.yaml").write_text(text + "files:\n- {path: survey.csv, kind: survey}\n")
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "files"])
+
+
+def test_alias_bomb_in_study_yaml_refused_quickly(tmp_path, capsys, monkeypatch):
+    import time
+
+    raw = make_study(tmp_path)
+    bomb = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i, name in enumerate("bcdefghij"):
+        prev = "abcdefghij"[i]
+        bomb.append(f"{name}: &{name} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]")
+    spec = yaml.safe_load((raw / "study.yaml").read_text())
+    text = yaml.safe_dump(spec) + "description:\n  " + "\n  ".join(bomb) + "\n"
+    (raw / "study.yaml").write_text(text)
+    start = time.perf_counter()
+    expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "alias"])
+    assert time.perf_counter() - start < 5

@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from svcresearch import codebook as cbmod
+from svcresearch._yaml import load_yaml
 from svcresearch._validation import InputError
 
 _FILE_KEYS = {"path", "kind", "sheet", "sep", "encoding", "decimal", "header_row", "mode", "coder"}
@@ -56,13 +55,8 @@ def load_study(raw_dir: str | Path) -> StudySpec:
     if not path.is_file():
         raise InputError("study.yaml not found; expected a study.yaml naming the codebook and the raw "
                          "files with their kinds (docs/own_data.md).", file=path)
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text; save study.yaml as UTF-8.", file=path) from None
-    except yaml.YAMLError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(f"not valid YAML ({first}).", file=path) from None
+    # strict and bounded: no aliases (an alias bomb), no duplicated keys (a second `files:`), a size cap
+    spec = load_yaml(path, what="study.yaml")
     if not isinstance(spec, dict):
         raise InputError("expected a mapping with keys name, codebook, files.", file=path)
     unknown = set(spec) - _STUDY_KEYS
