@@ -119,6 +119,16 @@ def report_notes(report: dict) -> list[str]:
              f"for its records (rename the column or set source_columns in the codebook if it exists "
              f"under another name)"
              for e in report["files"] if e.get("missing_columns")]
+    for e in report["files"]:
+        info = e.get("read_info") or {}
+        mixed = info.get("mixed_encoding_lines")
+        if mixed:
+            notes.append(f"{e['file']} mixes encodings: {_describe(mixed, 'line')} not valid UTF-8 and were read as "
+                         f"cp1252 (check those lines' special characters; save the file as UTF-8)")
+        formulas = info.get("formula_cells_without_value")
+        if formulas:
+            notes.append(f"{e['file']} has Excel formulas without a saved value: {_describe(formulas, 'cell')} read as "
+                         f"empty (open the file in Excel, let it recalculate, save, and clean again)")
     undeclared = report.get("undeclared_boris_behaviours") or {}
     if undeclared:
         listed = ", ".join(f"{name!r} ({count} event{'s' if count != 1 else ''})" for name, count in undeclared.items())
@@ -133,6 +143,19 @@ def _cell(value) -> str:
 
     text = excel_safe(str(value).replace("\r", " ").replace("\n", " "))
     return text.replace("|", "\\|")
+
+
+def _describe(found, unit: str) -> str:
+    """'3 lines (4, 9, 12)' from a count, a list of places, or a mapping with count/first."""
+    if isinstance(found, dict):
+        count = found.get("count", len(found.get("first", [])))
+        first = list(found.get("first", found.get("lines", found.get("cells", []))))
+    elif isinstance(found, (list, tuple)):
+        count, first = len(found), list(found)
+    else:
+        count, first = int(found), []
+    shown = f" ({', '.join(map(str, first[:5]))}{', ...' if count > 5 else ''})" if first else ""
+    return f"{count} {unit}{'s' if count != 1 else ''}{shown}"
 
 
 def report_md(report: dict) -> str:
