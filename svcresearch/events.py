@@ -32,7 +32,7 @@ _REQUIRED = ["observation_id", "subject", "behavior", "behavior_type", "start_s"
 
 
 def snake_case(name: str) -> str:
-    """``'Eye contact'`` → ``'eye_contact'``: lower case, runs of other characters → ``_``."""
+    """``'Uses name'`` → ``'uses_name'``: lower case, runs of other characters → ``_``."""
     return re.sub(r"[^0-9a-z]+", "_", str(name).strip().lower()).strip("_")
 
 

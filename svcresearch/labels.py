@@ -1,6 +1,6 @@
 """Readable labels for variables and model terms, in the study's language.
 
-Figures and tables never show code names (``service_failure:returning_customer``): every function
+Figures and tables never show code names (``busy:uses_name``): every function
 that builds text takes ``labels=`` (a mapping from variable or term to its label) and
 ``language="en" | "fi"``. :func:`labels_from_codebook` builds the mapping from the codebook's
 ``label_en`` / ``label_fi``; :func:`label_term` turns any term of a model into text (dummy terms
@@ -42,7 +42,7 @@ def check_labels(labels: Any) -> Mapping[str, str]:
 
 
 def humanise(name: Any) -> str:
-    """Turn a code name into words: ``"returning_customer"`` -> ``"Returning customer"``."""
+    """Turn a code name into words: ``"uses_name"`` -> ``"Uses name"``."""
     text = str(name).replace("_", " ").strip()
     text = re.sub(r"\s+", " ", text)
     return text[:1].upper() + text[1:] if text else text
@@ -58,9 +58,9 @@ def label_term(term: Any, labels: Mapping[str, str] | None = None, *, language: 
     Parameters
     ----------
     term : str
-        A variable (``"eye_contact"``), a dummy term (``"smile[genuine]"``, ``"smile[T.genuine]"``,
-        ``"C(smile)[T.genuine]"``), an interaction (``"resolved:empathy"``) or a contrast
-        (``"smile[genuine] - smile[polite]"``).
+        A variable (``"uses_name"``), a dummy term (``"warmth[high]"``, ``"warmth[T.high]"``,
+        ``"C(warmth)[T.high]"``), an interaction (``"busy:humour"``) or a contrast
+        (``"warmth[high] - warmth[some]"``).
     labels : mapping, optional
         Variable or term -> label; an exact match of the whole term wins.
     language : {"en", "fi"}
@@ -70,7 +70,7 @@ def label_term(term: Any, labels: Mapping[str, str] | None = None, *, language: 
     Returns
     -------
     str
-        E.g. ``"Smile: genuine"``, ``"Issue resolved × Empathy"``; names the mapping lacks are
+        E.g. ``"Warmth: high"``, ``"Busy × Humour"``; names the mapping lacks are
         humanised (underscores to spaces, first letter capitalised).
     """
     labels = check_labels(labels)

@@ -1120,7 +1120,7 @@ def apa_sentence(row: Mapping[str, Any] | pd.Series, *, kind: str = "coefficient
     labels : mapping, optional
         Term/variable -> label (:func:`labels_from_codebook`).
     outcome : str, optional
-        The outcome (a variable name or label), e.g. ``"sat_overall"`` -> "overall satisfaction".
+        The outcome (a variable name or label), e.g. ``"recommend"`` -> "likelihood to recommend".
     odds_ratio : bool
         Report exp(b) as ``OR`` with the exponentiated interval (coefficients and contrasts).
     statistic : str
@@ -1139,7 +1139,7 @@ def apa_sentence(row: Mapping[str, Any] | pd.Series, *, kind: str = "coefficient
     Returns
     -------
     str
-        E.g. "Eye contact predicted higher overall satisfaction, OR = 1.82, 95% CI [1.51, 2.19],
+        E.g. "Using the customer's name predicted a higher likelihood to recommend, OR = 1.82, 95% CI [1.51, 2.19],
         p < .001."
 
     Notes

@@ -141,7 +141,7 @@ def code_behaviours(cod: Codings, coding: pd.DataFrame, adjud: pd.DataFrame | No
     """Code every judgement as integers and apply the applicability rules (fills ``cod``)."""
     order = cod.order
     behaviour_names = {b.name for b in codebook.behaviours}
-    # behaviours that other behaviours' rules read (e.g. referral reads resolved)
+    # behaviours that other behaviours' rules read (a rule on another behaviour's code)
     referenced = {c.variable for b in codebook.behaviours for c in b.applicable_if} & behaviour_names
     masked: dict[str, pd.Series] = {}   # behaviour values as the rules of later behaviours see them
     gathered: dict[str, pd.Series] = {}  # context columns, one row per coding record

@@ -81,7 +81,7 @@ def read_file(spec: FileSpec, codebook: Codebook, ledger: Ledger, redact, *,
         names = [canon_col(v.column_in(spec.kind))] + ([canon_col(v.name)] if v.column_in(spec.kind) != v.name else [])
         cols = [c for name in dict.fromkeys(names) for c in by_canon.get(name, [])]
         if len(cols) > 1:
-            # e.g. an empty `wait_min` beside a filled `Wait-Min`: never pick one silently
+            # e.g. an empty `wait_s` beside a filled `Wait-S`: never pick one silently
             raise InputError(f"columns {', '.join(map(repr, cols))} all match codebook variable '{v.name}'; expected "
                              f"one column (rename or delete the others, or set source_columns in the codebook).",
                              file=spec.path, column=cols[1])
