@@ -29,7 +29,7 @@ __all__ = ["save", "study_hypotheses", "main_model", "sample_table", "code_statu
            "outcome_distribution", "scale_reliability", "sample_summary", "model_table", "proportional_odds_table",
            "coefficient_plot", "predicted_probabilities", "marginal_effects_table", "model_summary",
            "simple_slopes_table", "simple_slopes_figure", "mediation_table", "mediation_figure",
-           "key_drivers_table", "key_drivers_figure", "moderation_summary", "test_hypotheses",
+           "key_drivers_table", "key_drivers_figure", "moderation_summary", "hypotheses_results",
            "hypotheses_table", "hypotheses_forest", "hypotheses_summary"]
 
 
@@ -661,7 +661,7 @@ def moderation_summary(slopes, mediation, drivers_table):
 # ----------------------------------------------------------------------------------------------
 # Notebook 06: the claims
 # ----------------------------------------------------------------------------------------------
-def test_hypotheses(study, hypotheses, *, seed: int = DEFAULT_SEED):
+def hypotheses_results(study, hypotheses, *, seed: int = DEFAULT_SEED):
     """:func:`svcresearch.hypotheses.run_hypotheses` on the study (ground truth only when the study has it)."""
     if isinstance(hypotheses, Note):
         return hypotheses

@@ -1,7 +1,7 @@
 """Quantities derived from a fitted model: contrasts, simple slopes, ICC, variance-component tests.
 
-Hypotheses are rarely a single coefficient: "apology beats explanation" is a difference of two
-coefficients, "empathy moderates resolution" is a pair of simple slopes, "employees differ" is an
+Hypotheses are rarely a single coefficient: "saying sorry beats explaining" is a difference of two
+coefficients, "warmth moderates solving the issue" is a pair of simple slopes, "employees differ" is an
 intraclass correlation. These functions compute them from any fitted result that exposes the
 coefficients and their covariance — the results of :mod:`svcresearch.models` (``.params`` tidy
 DataFrame with ``term``/``estimate`` and ``.vcov`` DataFrame) and, for convenience and testing,
@@ -64,7 +64,7 @@ def resolve_term(terms: Sequence[str], name: str, *, parameter: str = "term") ->
     """Find the coefficient called ``name`` among ``terms``.
 
     Exact names win; otherwise a unique treatment-coded name of a two-level variable such as
-    ``resolved[T.True]`` matches ``resolved``; an interaction ``a:b`` also matches ``b:a``.
+    ``solved[T.True]`` matches ``solved``; an interaction ``a:b`` also matches ``b:a``.
     """
     check_type(parameter, name, str)
     terms = [str(t) for t in terms]
@@ -96,7 +96,7 @@ def _wald_row(estimate: float, variance: float, confidence: float) -> dict:
 
 
 def contrast(result, weights: Mapping[str, float], *, label: str | None = None, confidence: float = 0.95) -> pd.DataFrame:
-    """Wald test of a linear combination of coefficients, e.g. ``{"apology": 1, "explanation": -1}``.
+    """Wald test of a linear combination of coefficients, e.g. ``{"apologised": 1, "explained": -1}``.
 
     Parameters
     ----------
@@ -145,7 +145,7 @@ def simple_slopes(result, *, focal: str, moderator: str, at: Sequence[float] = (
     result : fitted model
         Must contain the terms ``focal``, ``moderator`` and ``focal:moderator`` (either order).
     focal, moderator : str
-        Term names (``"resolved"`` also finds ``"resolved[T.True]"``).
+        Term names (``"solved"`` also finds ``"solved[T.True]"``).
     at : sequence of float
         Moderator values (0/1 for a binary moderator; e.g. mean ± SD for a continuous one, on the
         scale the moderator entered the model).

@@ -15,7 +15,7 @@ File format
       outcome: recommend           # ordinal -> cumulative logit (mixed), binary -> logistic,
                                    # continuous/count -> linear (mixed)
       groups: employee             # optional random intercept
-      terms: [greeting, uses_name, resolved, resolved:empathy, channel]
+      terms: [uses_name, humour, solved, solved:warmth, desk]
     hypotheses:
       - id: P1                     # unique; the results table's first column
         claim: Using the customer's name raises the likelihood to recommend.
@@ -23,10 +23,10 @@ File format
         term: uses_name            # exactly one of: term | contrast | interaction | icc | mediation
         expected: positive         # positive | negative | nonzero
       - id: P2
-        contrast: "resolved[yes] - resolved[partly]"
+        contrast: "solved[yes] - solved[partly]"
         expected: positive
       - id: P3
-        interaction: [resolved, empathy]
+        interaction: [solved, warmth]
         expected: positive
       - id: P4
         term: nod_count            # not in model.terms: added to the model for this claim
@@ -36,7 +36,7 @@ File format
         icc: employee
         expected: positive
       - id: P6
-        mediation: {x: smile, mediator: felt_valued}
+        mediation: {x: humour, mediator: felt_heard}
         expected: positive
 
 Extensions beyond DESIGN §5 (the default study needs them):
@@ -46,11 +46,11 @@ Extensions beyond DESIGN §5 (the default study needs them):
   and ``definition``; the claim's ``claim``, ``source`` and ``where`` apply to every row.
 * ``label:`` — the text of the results' ``term`` column (default: the test written out).
 * ``definition:`` — what the row estimates, in words (the ``definition`` column).
-* Contrasts with coefficients: ``"-service_failure - resolved"``, ``"2*a - b"``, or a mapping
+* Contrasts with coefficients: ``"-mistake - solved"``, ``"2*a - b"``, or a mapping
   ``{a: 1, b: -1}``. Terms are variables, ``variable[level]`` for a level of a categorical
   variable (compared with its first level) and ``a:b`` interactions.
-* Interaction terms in ``model.terms`` (``resolved:empathy``).
-* ``mediation: {x: "smile[genuine]", ...}`` — a level of a categorical ``x``.
+* Interaction terms in ``model.terms`` (``solved:warmth``).
+* ``mediation: {x: "tone[warm]", ...}`` — a level of a categorical ``x``.
 
 Estimands: coefficients and contrasts are Wald tests on the outcome model's scale (log odds for
 ordinal and binary outcomes); an ``icc`` claim is the latent-scale ICC of the group's random
@@ -186,7 +186,7 @@ def parse_contrast(spec: Any) -> dict[str, float]:
         m = _CONTRAST_PART.match(text, pos)
         if not m or m.end() == pos or (not first and m.group(1) is None):
             raise ValueError(f"could not read {spec!r} at {text[pos:]!r}; write terms joined by + and -, "
-                             f"e.g. \"smile[genuine] - smile[polite]\"")
+                             f"e.g. \"tone[warm] - tone[flat]\"")
         sign = -1.0 if m.group(1) == "-" else 1.0
         coef = float(m.group(2)) if m.group(2) else 1.0
         out[m.group(3)] = out.get(m.group(3), 0.0) + sign * coef

@@ -1,8 +1,12 @@
-"""Simple mediation (X → M → Y) with a bootstrap interval for the indirect effect.
+"""Mediation (X → M → Y): the indirect effect a·b.
 
-H11 says smiling works through the customer feeling valued (Barger & Grandey 2006). The indirect
-effect a·b has a skewed sampling distribution, so its interval is bootstrapped (Preacher & Hayes
-2008). Why our own code: ``pingouin.mediation_analysis`` refits both regressions once per resample
+Two functions. :func:`model_mediation` is THE definition the analysis uses (notebook 05's table
+and every ``mediation`` claim of a hypotheses file): a from OLS of the mediator on X, b from the
+study's outcome model (cumulative logit for an ordinal outcome), so a·b is on the outcome model's
+scale (log odds for an ordinal outcome), with a Monte Carlo interval. :func:`mediation` is the
+classical all-linear version (outcome used as a number) with a bootstrap interval (Preacher &
+Hayes 2008), kept for comparison with pingouin and for numeric outcomes; mediated service effects
+are documented by Barger & Grandey (2006). Why our own code: ``pingouin.mediation_analysis`` refits both regressions once per resample
 in a Python loop (5,000 resamples of 2,400 encounters take seconds to tens of seconds) and reports
 only a bias-corrected interval; here every resample's regressions come from its weighted Gram
 matrix in one batched ``einsum`` + ``solve``, and the resamples are drawn exactly as pingouin draws
@@ -202,8 +206,8 @@ def model_mediation(data: pd.DataFrame, *, codebook, outcome: str, x: str, media
         Outcome variable; its type picks the outcome model (ordinal -> cumulative logit, binary
         -> logistic, continuous -> linear; :mod:`svcresearch.modelframe`).
     x : str
-        The predictor: a variable (``"greeting"``) or one level of a categorical variable
-        (``"smile[genuine]"``, compared with the variable's first level).
+        The predictor: a variable (``"uses_name"``) or one level of a categorical variable
+        (``"tone[warm]"``, compared with the variable's first level).
     mediator : str
         Mediator variable, used as a number (e.g. a 1-7 rating: per point).
     terms : list of str

@@ -22,7 +22,7 @@ Coding of the terms (codebook ``type``)
   ``ordinal`` with named levels and ``nominal`` -> one 0/1 column per level after the first
   (the reference); *not applicable* -> the reference. Results name them ``variable[level]``.
 * ``count`` / ``continuous`` -> float (*not applicable* -> 0).
-* ``a:b`` -> the products of the columns of ``a`` and ``b`` (``smile[genuine]:wait_min`` ...).
+* ``a:b`` -> the products of the columns of ``a`` and ``b`` (``tone[warm]:queue_min`` ...).
 
 Internal column names are identifiers the formula parser accepts (``var__level``); results and
 tables show the readable names (``var[level]``).
@@ -231,7 +231,7 @@ class ModelFrame:
         Outcome variable (output name).
     family : {"ordinal", "binary", "continuous"}
     terms : list of str
-        Readable model terms kept (``"smile[genuine]"``, ``"resolved:empathy"``), in order.
+        Readable model terms kept (``"tone[warm]"``, ``"solved:warmth"``), in order.
     columns : dict
         Readable term -> internal column (or ``"a:b"`` of internal columns) in :attr:`data`.
     data : pandas.DataFrame
