@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -105,3 +106,129 @@ def check_file_stem(value: Any, *, name: str = "name") -> str:
         raise ValueError(f"`{name}` must be a file stem of letters, digits, '.', '_' or '-' (no folder "
                          f"or '..'); got {value!r}.")
     return value
+
+
+# ------------------------------------------------------------------------------------------------
+# data columns handed to a model
+# ------------------------------------------------------------------------------------------------
+class ColumnTypeError(TypeError, ValueError):
+    """A data column holds values of the wrong kind (a list in a cell, numbers stored as text, ...).
+
+    A ``TypeError``; also a ``ValueError`` so that callers that report unusable input with
+    ``except ValueError`` (the hypothesis table, the CLI) keep turning it into one line.
+    """
+
+
+_UNHASHABLE_KINDS = (list, dict, set, frozenset, tuple)
+
+
+def _row_label(label: Any) -> str:
+    return f"row {label!r} (index label)"
+
+
+def _is_number(v: Any) -> bool:
+    import numbers
+
+    return isinstance(v, numbers.Number) and not isinstance(v, (bool, np.bool_))
+
+
+def check_model_column(name: str, column: str, values: pd.Series, *, role: str = "predictor") -> pd.Series:
+    """Check the cells of one data column a model uses; return it with Python numbers made numeric.
+
+    Parameters
+    ----------
+    name : str
+        The parameter that holds the data (``"data"``), for the message.
+    column : str
+        The column's name, for the message.
+    values : Series
+    role : {"predictor", "outcome", "groups"}
+        Predictors must not hold numbers stored as text (``"3"``, ``"4.5"``): they would silently
+        become categories. Outcomes are checked by the fitter, which knows what it needs; group
+        labels may be anything hashable.
+
+    Returns
+    -------
+    Series
+        ``values``, except that an ``object`` column holding only Python/NumPy numbers becomes
+        ``float64`` and one holding only booleans becomes pandas ``boolean`` (missing values stay
+        missing).
+
+    Raises
+    ------
+    ColumnTypeError
+        A cell holds a list, dict, set, tuple or array; a column mixes numbers and text; a
+        predictor holds numbers stored as text.
+    """
+    dtype = values.dtype
+    if not (dtype == object or isinstance(dtype, pd.StringDtype)):
+        return values
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in ("integer", "floating", "mixed-integer-float", "decimal") and dtype == object:
+        return pd.to_numeric(values).astype(float)
+    if kind == "boolean" and dtype == object:
+        return values.astype("boolean")
+    if kind == "string":
+        if role == "predictor":
+            present = values.dropna()
+            uniq = pd.unique(present)
+            parsed = pd.to_numeric(pd.Series(uniq, dtype=object), errors="coerce")
+            if len(uniq) and parsed.notna().all():
+                first = present.index[0]
+                raise ColumnTypeError(
+                    f"`{name}` column {column!r} holds numbers stored as text (e.g. "
+                    f"{present.iloc[0]!r} at {_row_label(first)}); a model predictor must be numeric: "
+                    f"convert it with pd.to_numeric(data[{column!r}]), or make it a pd.Categorical "
+                    f"if the numbers are category codes."
+                )
+        return values
+    if kind in ("empty", "categorical", "bytes"):
+        return values
+    # mixed content: look at the cells themselves (only on this rare path)
+    first_number = first_text = None
+    for label, v in values.items():
+        if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+            continue
+        if isinstance(v, _UNHASHABLE_KINDS) or isinstance(v, (np.ndarray, pd.Series)) or not _hashable(v):
+            raise ColumnTypeError(
+                f"`{name}` column {column!r} holds a {type(v).__name__} at {_row_label(label)}; a model "
+                f"needs one number, label or yes/no value per cell."
+            )
+        if _is_number(v) and first_number is None:
+            first_number = (label, v)
+        elif isinstance(v, str) and first_text is None:
+            first_text = (label, v)
+    if first_number is not None and first_text is not None and role != "groups":
+        raise ColumnTypeError(
+            f"`{name}` column {column!r} mixes numbers and text ({first_number[1]!r} at "
+            f"{_row_label(first_number[0])}, {first_text[1]!r} at {_row_label(first_text[0])}); a model "
+            f"column must be numeric, or text labels (a category) throughout."
+        )
+    return values
+
+
+def _hashable(v: Any) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
+
+
+def check_finite_column(name: str, column: str, values: pd.Series) -> None:
+    """Raise an :class:`InputError` naming ``column`` and the first row holding +-inf.
+
+    Missing values (NaN, NA) are not checked here: the model drops those rows and counts them.
+    """
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_float_dtype(dtype):
+        return
+    arr = values.to_numpy(dtype=float, na_value=np.nan)
+    bad = np.isinf(arr)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(
+            f"`{name}` holds an infinite value ({arr[i]:g}) at {_row_label(values.index[i])}; a model "
+            f"needs finite numbers: correct it, or set it to NaN to drop the row.",
+            column=column,
+        )

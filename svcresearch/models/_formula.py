@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
 
-from .._validation import check_dataframe, check_option, check_type
+from .._validation import (check_dataframe, check_finite_column, check_model_column, check_option,
+                           check_type)
 
 MISSING_OPTIONS = ("drop", "raise")
 
@@ -150,7 +151,7 @@ def build_design(data: Any, formula: str, *, groups: str | None = None, missing:
                              f"{', '.join(map(repr, data.columns))}.")
         if groups not in used:
             used.append(groups)
-    frame = data[used]
+    frame = _checked_columns(data[used], outcome=outcome, groups=groups)
     na = frame.isna()
     n_na = int(na.any(axis=1).sum())
     if n_na:
@@ -190,6 +191,7 @@ def build_design(data: Any, formula: str, *, groups: str | None = None, missing:
         mm = _model_matrix(rhs, frame)
         base, weights, collapsed = frame, None, False
     X = pd.DataFrame(np.asarray(mm, dtype=float), columns=list(mm.columns), index=base.index)
+    _check_finite_design(X)
     if not intercept and "Intercept" in X.columns:
         X = X.drop(columns="Intercept")
     if weights is None:
@@ -205,6 +207,104 @@ def build_design(data: Any, formula: str, *, groups: str | None = None, missing:
     return Design(y=base[outcome], X=X, weights=weights, groups=gcodes, group_labels=glabels,
                   model_spec=mm.model_spec, n_used=len(frame), n_dropped=n_na,
                   collapsed=collapsed, data=frame)
+
+
+def _checked_columns(frame: pd.DataFrame, *, outcome: str, groups: str | None) -> pd.DataFrame:
+    """Cell checks of every used column (see ``check_model_column``) and no +-inf anywhere."""
+    converted = {}
+    for col in frame.columns:
+        role = "outcome" if col == outcome else "groups" if col == groups else "predictor"
+        values = check_model_column("data", col, frame[col], role=role)
+        if role != "groups":
+            check_finite_column("data", col, values)
+        if values is not frame[col]:
+            converted[col] = values
+    if converted:
+        frame = frame.assign(**converted) if all(isinstance(c, str) for c in converted) else \
+            pd.DataFrame({c: converted.get(c, frame[c]) for c in frame.columns}, index=frame.index)
+    return frame
+
+
+def _check_finite_design(X: pd.DataFrame) -> None:
+    """Transformations in the formula (``np.log(x)`` at 0, ``1 / x``) can produce +-inf or NaN."""
+    values = X.to_numpy()
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    row, col = np.argwhere(~finite)[0]
+    raise ValueError(
+        f"Design column {X.columns[col]!r} is not finite ({values[row, col]:g}) at row "
+        f"{X.index[row]!r} (index label): a transformation in the formula gives a value a model "
+        f"cannot use; change the transformation or drop those rows."
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# internal centring and scaling of the design (an exact affine reparametrisation)
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class Scaling:
+    """Per-column centre and scale of a design matrix: ``X_std = (X - center) / scale``.
+
+    The fitters estimate on ``X_std`` (every non-constant column with mean 0 and standard
+    deviation 1) so that predictors in epoch seconds or multiplied by 1e6 are numerically as
+    easy as any other, and map the estimates back with :meth:`jacobian` (the map is linear, so
+    estimates *and* covariances transform exactly: ``V = T V_std T'``). Columns are centred only
+    when the model has an intercept or thresholds to absorb the shift; constant columns (the
+    intercept) are left alone.
+    """
+
+    center: np.ndarray
+    scale: np.ndarray
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.center) / self.scale
+
+    def jacobian(self, *, n_thresholds: int = 0, intercept: int | None = None,
+                 n_extra: int = 0) -> np.ndarray:
+        """Matrix ``T`` with ``params = T @ params_std``.
+
+        Parameters are laid out as ``[thresholds (n_thresholds), one per design column,
+        extra (n_extra, e.g. log sigma, unchanged)]``. Thresholds enter as ``theta - x'beta``
+        (``theta = theta_std + sum(center / scale * beta_std)``); an intercept column at index
+        ``intercept`` enters as ``b0 + x'beta`` (``b0 = b0_std - sum(center / scale * beta_std)``).
+        """
+        k = len(self.scale)
+        P = n_thresholds + k + n_extra
+        T = np.eye(P)
+        shift = self.center / self.scale
+        cols = slice(n_thresholds, n_thresholds + k)
+        T[n_thresholds + np.arange(k), n_thresholds + np.arange(k)] = 1.0 / self.scale
+        if n_thresholds:
+            T[:n_thresholds, cols] = shift[None, :]
+        if intercept is not None:
+            T[n_thresholds + intercept, cols] = -shift
+            T[n_thresholds + intercept, n_thresholds + intercept] = 1.0
+        return T
+
+
+def standardize(X: np.ndarray, *, weights: np.ndarray | None = None, centre: bool = True) -> Scaling:
+    """Centre and scale of every column of ``X`` (weighted by frequency ``weights``).
+
+    Constant columns get centre 0 and scale 1. The scale is computed on ``X / max|X|`` so that
+    values near the float limits do not overflow.
+    """
+    k = X.shape[1]
+    center, scale = np.zeros(k), np.ones(k)
+    if k == 0 or X.shape[0] == 0:
+        return Scaling(center, scale)
+    w = np.ones(X.shape[0]) if weights is None else np.asarray(weights, dtype=float)
+    wsum = w.sum()
+    big = np.max(np.abs(X), axis=0)
+    big[big == 0] = 1.0
+    Xn = X / big
+    mean_n = (w @ Xn) / wsum
+    sd_n = np.sqrt(np.clip((w @ (Xn - mean_n) ** 2) / wsum, 0.0, None))
+    varying = sd_n > 1e-13 * np.max(np.abs(Xn), axis=0).clip(min=1e-300)
+    scale[varying] = (sd_n * big)[varying]
+    if centre:
+        center[varying] = (mean_n * big)[varying]
+    return Scaling(center, scale)
 
 
 def _model_matrix(rhs: str, frame: pd.DataFrame):
@@ -241,7 +341,12 @@ def check_full_rank(X: pd.DataFrame, weights: np.ndarray | None = None) -> None:
             f"Predictor column(s) {', '.join(map(repr, bad))} take a single value in the used "
             f"rows, so their effect cannot be estimated; remove them from the formula."
         )
-    rank = np.linalg.matrix_rank(np.column_stack([np.ones(len(Xv)), Xv]) if "Intercept" not in X.columns else Xv)
+    # The rank of a constant column plus the centred and scaled varying columns: the same column
+    # space (with an intercept, every constant column lies in the span of the first), but a
+    # predictor in epoch seconds or multiplied by 1e6 no longer swamps the rank tolerance.
+    varying = ~const
+    Z = standardize(Xv[:, varying]).apply(Xv[:, varying])
+    rank = int(np.linalg.matrix_rank(np.column_stack([np.ones(len(Xv)), Z])))
     full = X.shape[1] + (0 if "Intercept" in X.columns else 1)
     if rank < full:
         raise ValueError(

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from .._validation import check_confidence, check_option, check_type
-from ._formula import build_design, check_full_rank, split_formula
+from .._validation import ColumnTypeError, check_confidence, check_option, check_type
+from ._formula import build_design, check_full_rank, split_formula, standardize
 from ._results import ModelResult, tidy_params
 
 METHODS = ("glm", "gee")
@@ -32,8 +32,8 @@ def _binary_outcome(y: pd.Series, name: str) -> np.ndarray:
         v = y.to_numpy(dtype=float)
         if np.isin(v, (0.0, 1.0)).all():
             return v
-    raise ValueError(f"Outcome {name!r} must be boolean or coded 0/1 for fit_logistic; got dtype "
-                     f"{y.dtype} with values {list(pd.unique(y))[:5]}.")
+    raise ColumnTypeError(f"Outcome {name!r} must be boolean or coded 0/1 for fit_logistic; got dtype "
+                          f"{y.dtype} with values {list(pd.unique(y))[:5]}.")
 
 
 def fit_logistic(data: pd.DataFrame, formula: str, *, cluster: str | None = None,
@@ -91,11 +91,16 @@ def fit_logistic(data: pd.DataFrame, formula: str, *, cluster: str | None = None
     check_full_rank(design.X)
     X = design.X.to_numpy(dtype=float)
     terms = list(design.X.columns)
+    # fit on centred and scaled predictors, an exact reparametrisation mapped back below (a
+    # predictor in epoch seconds or x 1e6 would otherwise look separated or rank deficient)
+    icpt = terms.index("Intercept") if "Intercept" in terms else None
+    scaling = standardize(X, centre=icpt is not None)
+    Xs = scaling.apply(X)
     notes = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if method == "glm":
-            model = sm.GLM(y, X, family=sm.families.Binomial())
+            model = sm.GLM(y, Xs, family=sm.families.Binomial())
             if clus is None:
                 res = model.fit()
             else:
@@ -106,7 +111,7 @@ def fit_logistic(data: pd.DataFrame, formula: str, *, cluster: str | None = None
                                 use_t=False)
             loglik, converged = float(res.llf), bool(res.converged)
         else:
-            model = sm.GEE(y, X, groups=design.groups, family=sm.families.Binomial(),
+            model = sm.GEE(y, Xs, groups=design.groups, family=sm.families.Binomial(),
                            cov_struct=sm.cov_struct.Exchangeable())
             res = model.fit(maxiter=200)
             loglik, converged = np.nan, bool(getattr(res, "converged", True))
@@ -115,12 +120,20 @@ def fit_logistic(data: pd.DataFrame, formula: str, *, cluster: str | None = None
     if method == "glm" and clus is not None:
         G = len(design.group_labels)
         vc = vc * G / (G - 1)
-    est = np.asarray(res.params)
-    se = np.sqrt(np.diag(vc))
-    if np.any(np.abs(est[1:]) * X[:, 1:].std(axis=0) > 8) or np.any(se > 1e3):
+    est_std = np.asarray(res.params)
+    se_std = np.sqrt(np.clip(np.diag(vc), 0, None))
+    # separation shows as absurd effects per standard deviation of a predictor (scale-free)
+    slopes = np.ones(len(est_std), dtype=bool)
+    if icpt is not None:
+        slopes[icpt] = False
+    if (np.any(np.abs(est_std[slopes]) > 8) or np.any(se_std[slopes] > 50)
+            or np.any(~np.isfinite(se_std)) or (icpt is not None and se_std[icpt] > 1e3)):
         raise ValueError("Complete or quasi-complete separation: some estimates are huge or have "
                          "huge standard errors (a predictor perfectly predicts the outcome); "
                          "check the cross-tabulations and drop or merge that predictor.")
+    T = scaling.jacobian(intercept=icpt)
+    est = T @ est_std
+    vc = T @ vc @ T.T
     out = LogisticResult(
         params=tidy_params(terms, est, vc, confidence=confidence),
         vcov=pd.DataFrame(vc, index=terms, columns=terms), loglik=loglik, nobs=design.n_used,

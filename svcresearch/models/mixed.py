@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from .._validation import check_confidence, check_type
-from ._formula import build_design, check_full_rank, split_formula
+from .._validation import ColumnTypeError, check_confidence, check_type
+from ._formula import build_design, check_full_rank, split_formula, standardize
 from ._results import ModelResult, tidy_params
 
 
@@ -73,8 +73,23 @@ def fit_mixed(data: pd.DataFrame, formula: str, *, groups: str, reml: bool = Tru
     design = build_design(data, formula, groups=groups, missing=missing, intercept=True)
     y = design.y
     if pd.api.types.is_bool_dtype(y.dtype) or not pd.api.types.is_numeric_dtype(y.dtype):
-        raise ValueError(f"Outcome {outcome!r} must be numeric for fit_mixed; got dtype {y.dtype} "
-                         f"(use fit_logistic for yes/no outcomes, fit_ordinal for ratings).")
+        raise ColumnTypeError(
+            f"Outcome {outcome!r} must be numeric for fit_mixed; got dtype {y.dtype} "
+            + ("(numbers stored as text: convert them with pd.to_numeric) "
+               if _numbers_as_text(y) else "")
+            + "(use fit_logistic for yes/no outcomes, fit_ordinal for ratings).")
+    n_groups = len(design.group_labels)
+    if n_groups < 2:
+        raise ValueError(f"`groups` column {groups!r} has a single group in the used rows; a "
+                         f"random intercept needs at least two groups.")
+    if n_groups >= design.n_used:
+        # lme4's checkNlevels (check.nobs.vs.nlev = "stop", and check.nobs.vs.nRE for a random
+        # intercept): with as many groups as rows the group and residual variances are one number
+        raise ValueError(
+            f"`groups` column {groups!r} has {n_groups} levels in the {design.n_used} rows used "
+            f"(every group has a single row): the number of levels of each grouping factor must be "
+            f"< number of observations (as lme4::lmer requires); fit without `groups` or group by "
+            f"a coarser column.")
     X = design.X.to_numpy(dtype=float)
     yv = y.to_numpy(dtype=float)
     # A constant outcome (or one the fixed effects fit exactly) leaves a zero residual sum of
@@ -83,16 +98,24 @@ def fit_mixed(data: pd.DataFrame, formula: str, *, groups: str, reml: bool = Tru
         raise ValueError(f"Outcome {outcome!r} is constant ({yv[0]:g}) in the {design.n_used} rows used; "
                          f"a linear mixed model needs an outcome that varies.")
     check_full_rank(design.X)
-    resid = yv - X @ np.linalg.lstsq(X, yv, rcond=None)[0]
+    # fit on centred and scaled predictors (an exact reparametrisation; see _formula.Scaling)
+    terms = list(design.X.columns)
+    icpt = terms.index("Intercept") if "Intercept" in terms else None
+    scaling = standardize(X, centre=icpt is not None)
+    Xs = scaling.apply(X)
+    resid = yv - Xs @ np.linalg.lstsq(Xs, yv, rcond=None)[0]
     if resid @ resid <= 1e-12 * float(((yv - yv.mean()) ** 2).sum()):
         raise ValueError(f"Outcome {outcome!r} is fitted exactly by the fixed effects in the used rows "
                          f"(no residual variance); remove the predictor that duplicates the outcome.")
-    if len(design.group_labels) < 2:
-        raise ValueError(f"`groups` column {groups!r} has a single group in the used rows; a "
-                         f"random intercept needs at least two groups.")
-    fit = _profiled_lmm(X, yv, design.groups, len(design.group_labels), reml)
+    fit = _profiled_lmm(Xs, yv, design.groups, n_groups, reml)
+    T = scaling.jacobian(intercept=icpt)
+    fit["beta"] = T @ fit["beta"]
+    fit["vcov"] = T @ fit["vcov"] @ T.T
+    if reml:
+        # the restricted likelihood has log|X'V^-1 X| in it, which is not invariant to the
+        # scale of X: log|A| = log|A_std| + 2 sum(log scale); report it for X as given, as lme4
+        fit["loglik"] -= float(np.log(scaling.scale).sum())
     k = X.shape[1]
-    terms = list(design.X.columns)
     notes = []
     if fit["theta"] < 1e-6:
         notes.append(f"boundary (singular) fit: the {groups!r} variance is estimated as 0")
@@ -105,7 +128,13 @@ def fit_mixed(data: pd.DataFrame, formula: str, *, groups: str, reml: bool = Tru
         nobs=design.n_used, n_dropped=design.n_dropped, n_params=k + 2,
         converged=fit["converged"], formula=formula, link="identity",
         method="lmm (REML)" if reml else "lmm (ML)", variance_components=vcomp,
-        n_groups=len(design.group_labels), notes=notes)
+        n_groups=n_groups, notes=notes)
+
+
+def _numbers_as_text(y: pd.Series) -> bool:
+    if pd.api.types.infer_dtype(y, skipna=True) != "string":
+        return False
+    return bool(pd.to_numeric(pd.Series(pd.unique(y), dtype=object), errors="coerce").notna().all())
 
 
 def _profiled_lmm(X, y, g, G, reml):

@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from .._validation import check_confidence, check_number, check_option, check_type
-from ._formula import build_design, check_full_rank, newdata_matrix, split_formula
+from .._validation import ColumnTypeError, check_confidence, check_number, check_option, check_type
+from ._formula import build_design, check_full_rank, newdata_matrix, split_formula, standardize
 from ._results import ModelResult, tidy_params
 
 LINKS = ("logit", "probit")
@@ -293,7 +293,7 @@ def _outcome_levels(y: pd.Series, name: str, n_missing_levels_ok: bool = False):
         codes = y.cat.codes.to_numpy().astype(np.int64)
         labels = [str(c) for c in cats]
     elif pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
-        raise ValueError(
+        raise ColumnTypeError(
             f"Outcome {name!r} must be numeric (e.g. ratings 1-5) or an ordered categorical; got "
             f"dtype {dtype}. Convert it with pd.Categorical(..., categories=[...], ordered=True)"
             + ("; for a yes/no outcome use fit_logistic." if pd.api.types.is_bool_dtype(dtype) else ".")
@@ -323,8 +323,10 @@ class OrdinalResult(ModelResult):
 
     kind = "ordinal"
 
-    def __init__(self, *, levels, thresholds, beta, columns, link, design, model_data, **kw):
+    def __init__(self, *, levels, thresholds, beta, columns, link, design, model_data, scaling=None,
+                 **kw):
         super().__init__(link=link.name, **kw)
+        self._scaling = scaling  # centre/scale of the design columns the fit ran on
         self.levels = list(levels)
         self.thresholds = np.asarray(thresholds, dtype=float)
         self.beta = np.asarray(beta, dtype=float)
@@ -455,6 +457,13 @@ class OrdinalResult(ModelResult):
         X, y, w = self._model_data
         J = len(self.levels)
         spec = self._design.model_spec
+        # refit on the centred and scaled columns the model was fitted on (the likelihood, the
+        # only thing the test uses, is invariant); start values mapped to that scale
+        thresholds, beta = self.thresholds, self.beta
+        if self._scaling is not None and X.shape[1]:
+            X = self._scaling.apply(X)
+            thresholds = thresholds - float(self._scaling.center @ beta)
+            beta = beta * self._scaling.scale
         cols_all = list(spec.column_names)
         rows = []
         for term, idx in spec.term_indices.items():
@@ -464,9 +473,7 @@ class OrdinalResult(ModelResult):
             pos = [self.columns.index(n) for n in names]
             rest = [i for i in range(X.shape[1]) if i not in pos]
             Z, Xr = X[:, pos], X[:, rest]
-            start = np.concatenate([self.thresholds,
-                                    np.tile(self.beta[pos], J - 1),
-                                    self.beta[rest]])
+            start = np.concatenate([thresholds, np.tile(beta[pos], J - 1), beta[rest]])
             df = len(pos) * (J - 2)
             try:
                 d = _clm_data(Xr, y, w, J, Z)
@@ -765,19 +772,27 @@ def fit_ordinal(data: pd.DataFrame, formula: str, *, groups: str | None = None,
     J = len(labels)
     J1 = J - 1
     w = design.weights
-    phi, ll, grad, hess, n_iter = _fit_clm_arrays(X, y, w, J, lk, max_iter=max_iter,
-                                                  column_names=columns)
+    # Fit on centred and scaled columns (thresholds absorb the centring): an exact affine
+    # reparametrisation, mapped back below with its Jacobian T (estimates T phi, covariance
+    # T V T'), so that a predictor in epoch seconds or x 1e6 is as easy to fit as any other.
+    scaling = standardize(X, weights=w)
+    Xs = scaling.apply(X)
+    T = scaling.jacobian(n_thresholds=J1)
+    phi_s, ll, grad, hess, n_iter = _fit_clm_arrays(Xs, y, w, J, lk, max_iter=max_iter,
+                                                    column_names=columns)
     try:
-        vc = np.linalg.inv(-hess)
+        vc_s = np.linalg.inv(-hess)
     except np.linalg.LinAlgError:
-        vc = np.full_like(hess, np.nan)
-    se = np.sqrt(np.clip(np.diag(vc), 0, None))
+        vc_s = np.full_like(hess, np.nan)
+    se_s = np.sqrt(np.clip(np.diag(vc_s), 0, None))
     if X.shape[1]:
-        _separation_check(phi[J1:], se[J1:], X, columns)
+        _separation_check(phi_s[J1:], se_s[J1:], Xs, columns)
+    phi, vc = T @ phi_s, T @ vc_s @ T.T
     tnames = [f"{labels[j]}|{labels[j + 1]}" for j in range(J1)]
     terms = tnames + columns
     common = dict(levels=labels, link=lk, design=design, columns=columns, nobs=design.n_used,
-                  n_dropped=design.n_dropped, formula=formula, model_data=(X, y, w))
+                  n_dropped=design.n_dropped, formula=formula, model_data=(X, y, w),
+                  scaling=scaling)
     if groups is None:
         return OrdinalResult(
             thresholds=phi[:J1], beta=phi[J1:],
@@ -789,9 +804,14 @@ def fit_ordinal(data: pd.DataFrame, formula: str, *, groups: str | None = None,
     if G < 2:
         raise ValueError(f"`groups` column {groups!r} has a single group in the used rows; a "
                          f"random intercept needs at least two groups.")
-    model = _CLMM(X, y, w, design.groups, J, G, lk, nagq)
-    start = np.concatenate([phi, [math.log(0.5)]])
-    psi, llm, H, converged, gpsi = _fit_clmm(model, start, max_iter=max(max_iter, 500))
+    notes = []
+    if G >= design.n_used and np.all(w == 1):
+        # ordinal::clmm's checkRanef (default "warn"): the group variance is barely identified
+        notes.append(f"no. random effects (={G}) >= no. observations (={design.n_used}): every "
+                     f"{groups!r} group has a single row, so its variance is hardly identified")
+    model = _CLMM(Xs, y, w, design.groups, J, G, lk, nagq)
+    start = np.concatenate([phi_s, [math.log(0.5)]])
+    psi_s, llm, H, converged, gpsi = _fit_clmm(model, start, max_iter=max(max_iter, 500))
     if not converged:
         raise ValueError(
             f"The ordinal mixed model did not converge (largest gradient "
@@ -802,6 +822,8 @@ def fit_ordinal(data: pd.DataFrame, formula: str, *, groups: str | None = None,
         cov = np.linalg.inv(H)
     except np.linalg.LinAlgError:
         cov = np.full_like(H, np.nan)
+    T = scaling.jacobian(n_thresholds=J1, n_extra=1)
+    psi, cov = T @ psi_s, T @ cov @ T.T
     vc = cov[:-1, :-1]
     sigma = math.exp(psi[-1])
     # log_std_error: SE of log(sigma) from the inverse Hessian, the scale clmm optimises on (R's
@@ -814,4 +836,4 @@ def fit_ordinal(data: pd.DataFrame, formula: str, *, groups: str | None = None,
         params=tidy_params(terms, psi[:-1], vc, confidence=confidence),
         vcov=pd.DataFrame(vc, index=terms, columns=terms), loglik=llm,
         n_params=len(psi), converged=converged, method=method, variance_components=vcomp,
-        n_groups=G, **common)
+        n_groups=G, notes=notes, **common)
