@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup reproduce test benchmark lock default-study clean-outputs
+.PHONY: help setup git-filter lab reproduce test benchmark lock default-study clean-outputs
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -16,12 +16,23 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
 	@touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv and install the pinned dependencies
+setup: $(STAMP) git-filter ## Create .venv, install the pinned dependencies, set up the notebook git filter
 
-reproduce: $(STAMP) ## Clean data/raw, execute every notebook, fill reports/
+# Notebooks enter git stripped of outputs (.gitattributes: notebooks/*.ipynb filter=svcresearch-strip);
+# this registers the filter's command in .git/config. Outside a git work tree it does nothing.
+git-filter: $(STAMP)
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  git config filter.svcresearch-strip.clean "'$(abspath $(BIN))/python' -m svcresearch.nbstrip" && \
+	  echo "git: notebooks are stripped of outputs on commit (filter svcresearch-strip)"; \
+	fi
+
+lab: setup ## Open the notebooks in JupyterLab on the active study (STUDY=PATH to switch study first)
+	$(BIN)/python -m svcresearch.lab $(if $(STUDY),--study "$(STUDY)")
+
+reproduce: $(STAMP) git-filter ## Clean data/raw, execute every notebook, fill reports/
 	$(BIN)/svcresearch reproduce
 
-test: $(STAMP) ## Run the whole test suite (includes headless notebook execution)
+test: $(STAMP) git-filter ## Run the whole test suite (includes headless notebook execution)
 	$(BIN)/python -m pytest -q
 
 benchmark: $(STAMP) ## Run the speed benchmarks in benchmarks/ (slow; not part of the tests)
