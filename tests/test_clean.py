@@ -60,7 +60,7 @@ def test_raw_files_unchanged(study):
 
 def test_default_study_raw_unchanged(tmp_path, monkeypatch):
     # the shipped data/raw, hashed before and after a clean (outputs go to a temp folder)
-    raw = config.data_raw()
+    raw = config.default_raw()
     if not (raw / "study.yaml").exists():
         pytest.skip("data/raw has no study")
     monkeypatch.setenv("SVCRESEARCH_KEY", "test-0123456789abcdef")

@@ -132,6 +132,8 @@ def clean_study(raw_dir: str | Path, *, out: str | Path, progress: bool = True,
     if out == raw_dir or raw_dir in out.parents:
         raise InputError("the output folder must not be inside the raw study folder (raw data is never "
                          "written).", file=out)
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder; expected a folder for the processed outputs (--out).", file=out)
     study = load_study(raw_dir)
     codebook = cbmod.load_codebook(study.codebook_path)
     key = privacy.load_key(key_path=key_path)

@@ -130,6 +130,8 @@ def write_outputs(result: dict, out: Path) -> None:
     enc, long_, q, report = result["encounters"], result["coding_long"], result["quarantine"], result["report"]
     schema = codebook.to_pandera(columns=list(enc.columns))
     schema.validate(enc)  # derived from the codebook: a failure here is a bug in the cleaner
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder; expected a folder for the processed outputs (--out).", file=out)
     _remove_stale(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
