@@ -109,3 +109,43 @@ def test_default_seed_is_the_package_seed_and_matches_pingouin(data):
     # same RandomState stream as pingouin under the same seed
     ref = pg.mediation_analysis(data, x="X", m="M", y="Y", n_boot=300, seed=DEFAULT_SEED).set_index("path")
     assert a.set_index("path").loc["indirect", "ci_low"] == pytest.approx(ref.loc["Indirect", "CI2.5"], rel=1e-9)
+
+
+# --- model_mediation: the one definition of an indirect effect (notebook 05 and run_hypotheses) ----
+def test_model_mediation_recovers_a_times_b_and_is_the_hypotheses_row():
+    from test_hypotheses import CODEBOOK, DEFAULT, processed_frame
+
+    from svcresearch import hypotheses as hyp
+    from svcresearch.mediation import model_mediation
+    from svcresearch.simulate._model import merge_parameters
+
+    data = processed_frame(4000, 7)
+    where = {"variable": "channel", "op": "==", "value": "face_to_face"}
+    out = model_mediation(data, codebook=CODEBOOK, outcome="sat_overall", x="smile[genuine]", mediator="felt_valued",
+                          terms=DEFAULT.model.terms, groups="employee", where=where)
+    paths = out.set_index("path")
+    assert paths.loc["indirect", "estimate"] == pytest.approx(paths.loc["a", "estimate"] * paths.loc["b", "estimate"])
+    assert list(out["scale"]) == ["b", "log_odds", "log_odds", "log_odds"]
+    # true a (latent felt-valued points, rounded to the 1-7 scale) and b (logit per point) of the simulator
+    params = merge_parameters(None)
+    assert paths.loc["a", "ci_low"] < params["mediator"]["a_genuine"] + 0.1
+    assert paths.loc["b", "ci_low"] < params["latent"]["felt_valued_slope"] < paths.loc["b", "ci_high"]
+    row = hyp.run_hypotheses(data, hypotheses=DEFAULT, codebook=CODEBOOK, claims=["H11"]).iloc[0]
+    assert row["estimate"] == paths.loc["indirect", "estimate"] and row["ci_low"] == paths.loc["indirect", "ci_low"]
+
+
+def test_model_mediation_says_why_not():
+    from test_hypotheses import CODEBOOK, DEFAULT, processed_frame
+
+    from svcresearch.mediation import model_mediation
+    from svcresearch.modelframe import Note
+
+    data = processed_frame(600, 3)
+    out = model_mediation(data.drop(columns="felt_valued"), codebook=CODEBOOK, outcome="sat_overall",
+                          x="smile[genuine]", mediator="felt_valued", terms=DEFAULT.model.terms)
+    assert isinstance(out, Note) and "'felt_valued' is not in the data" in out
+    few = model_mediation(data.iloc[:25], codebook=CODEBOOK, outcome="sat_overall", x="smile[genuine]",
+                          mediator="felt_valued", terms=["greeting"])
+    assert isinstance(few, Note) and "a model needs at least 30" in few
+    with pytest.raises(ValueError, match="not a variable of the codebook"):
+        model_mediation(data, codebook=CODEBOOK, outcome="sat_overall", x="grin", mediator="felt_valued")
