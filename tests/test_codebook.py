@@ -288,21 +288,53 @@ def test_parse_datetime_keeps_index_and_first_matching_layout():
     assert pd.isna(by_text["31.2.2026"]) and pd.isna(by_text["abc"])
 
 
-# --- identifiers: values already canonical are kept as they are -------------------------------
-_ID_TEXT = st.lists(st.sampled_from(["ENC-", "enc", "E-", "S2-", "-", " ", "0", "00", "7", "123456", "000001",
-                                     "٣", "x", "ä", "", "1234567"]), max_size=4).map("".join)
+# --- identifiers: one strict grammar; values already canonical are kept as they are ------------
+_ID_TEXT = st.lists(st.sampled_from(["ENC-", "enc", "E-", "e", "S2-", "s2", "ID", "X", "-", "_", " ", "\u00a0", "0",
+                                     "00", "7", "123456", "000001", "٣", "x", "ä", "", "1234567", ".0", ",00",
+                                     ".5", "e2", "\u212a"]), max_size=4).map("".join)
+
+
+def _ascii_prefix_len(text: str, word: str) -> int:
+    """len(word) when ``text`` starts with ``word`` in any ASCII case, else 0."""
+    head = text[:len(word)]
+    same = len(head) == len(word) and all(
+        a == b or (a.isascii() and b.isascii() and a.lower() == b.lower()) for a, b in zip(head, word))
+    return len(word) if same and word else 0
+
+
+def _grammar_reference(value, fmt):
+    """The grammar of canonical_id's docstring, one value at a time in plain Python."""
+    if value is None:
+        return pd.NA
+    prefix, width, suffix = re.fullmatch(r"([^{}]*)\{:0(\d+)d\}([^{}]*)", fmt).groups()
+    t = value.strip()
+    decimal = re.fullmatch(r"([0-9]+)[.,]0+", t)
+    if decimal:
+        digits = decimal.group(1)
+    else:
+        pre, suf = prefix.rstrip(" _-"), suffix.lstrip(" _-")
+        n = _ascii_prefix_len(t, pre)
+        if n:
+            t = t[n:]
+            t = t[1:] if t[:1] in (" ", "_", "-") else t
+        if suf and len(t) >= len(suf) and _ascii_prefix_len(t[len(t) - len(suf):], suf):
+            t = t[:len(t) - len(suf)]
+            t = t[:-1] if t[-1:] in (" ", "_", "-") else t
+        if not re.fullmatch(r"[0-9]+", t, flags=re.ASCII):
+            return pd.NA
+        digits = t
+    significant = digits.lstrip("0") or "0"
+    return pd.NA if len(significant) > int(width) else f"{prefix}{int(significant):0{width}d}{suffix}"
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_ID_TEXT | st.none(), min_size=1, max_size=30),
        st.sampled_from(["ENC-{:06d}", "E-{:05d}", "S2-{:04d}", "{:03d}", "ID{:06d}x"]))
-def test_canonical_id_fast_path_matches_the_digit_rule(raw, fmt):
-    # reference: the documented rule applied to every value (digits -> integer -> zero-padded)
-    from svcresearch.codebook import _canonical_digits
-
-    m = re.fullmatch(r"([^{}]*)\{:0(\d+)d\}([^{}]*)", fmt)
+def test_canonical_id_matches_a_per_value_reference_of_the_grammar(raw, fmt):
+    # reference: the grammar of the docstring applied to each value in plain Python (this also
+    # checks the fast path for values already canonical and the index)
     values = pd.Series(raw, index=np.arange(len(raw))[::-1], dtype="string")
-    want = _canonical_digits(values, m.group(1), int(m.group(2)), m.group(3))
+    want = pd.Series([_grammar_reference(v, fmt) for v in raw], index=values.index, dtype="string")
     pd.testing.assert_series_equal(canonical_id(values, fmt), want)
     # hand-checked examples: an already canonical id is unchanged, others are rebuilt
     assert canonical_id(pd.Series(["ENC-000123", "enc 123", "ENC-0001234"]), "ENC-{:06d}").tolist() == \

@@ -5,6 +5,7 @@ into a quarantine entry, a field in ``read_info``, or one InputError line naming
 """
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from svcresearch._validation import InputError
@@ -98,3 +99,39 @@ def test_codebook_uses_strict_loader(tmp_path):
     p.write_text(text + "\nvalue_sets: {}\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"cb.yaml: line \d+: duplicated key 'value_sets'"):
         load_codebook(p)
+
+
+# -------------------------------------------------------------------------------------- identifiers
+@pytest.mark.parametrize("raw, fmt, want", [
+    # accepted: prefix in any ASCII case with at most one separator, leading zeros, whitespace
+    ("ENC-000123", "ENC-{:06d}", "ENC-000123"), ("enc 123", "ENC-{:06d}", "ENC-000123"),
+    ("Enc_123", "ENC-{:06d}", "ENC-000123"), ("123", "ENC-{:06d}", "ENC-000123"),
+    ("  ENC123\t", "ENC-{:06d}", "ENC-000123"), ("E-00012", "E-{:05d}", "E-00012"),
+    ("e12", "E-{:05d}", "E-00012"), (" 00012", "E-{:05d}", "E-00012"), ("0", "E-{:05d}", "E-00000"),
+    ("ENC-0001234", "ENC-{:06d}", "ENC-001234"), ("sp3", "SP{:02d}", "SP03"),
+    # an integer-valued spreadsheet decimal
+    ("128.0", "ENC-{:06d}", "ENC-000128"), ("128,0", "ENC-{:06d}", "ENC-000128"),
+    ("128.00", "ENC-{:06d}", "ENC-000128"),
+    # refused (was: every digit in the value read as one number)
+    ("ENC-000123-2", "ENC-{:06d}", None), ("ENC-000008 take 2", "ENC-{:06d}", None),
+    ("1.29e2", "ENC-{:06d}", None), ("12.5", "ENC-{:06d}", None), ("128.01", "ENC-{:06d}", None),
+    ("ENC-128.0", "ENC-{:06d}", None), ("-99", "ENC-{:06d}", None), ("+12", "ENC-{:06d}", None),
+    ("1234567", "ENC-{:06d}", None), ("ENC-1000000", "ENC-{:06d}", None), ("E-123456", "E-{:05d}", None),
+    ("enc12", "E-{:05d}", None), ("ENC--12", "ENC-{:06d}", None), ("EN-12", "ENC-{:06d}", None),
+    ("12 34", "ENC-{:06d}", None), ("٣", "ENC-{:06d}", None), ("\u212a12", "K{:03d}", None),
+    ("ENC-", "ENC-{:06d}", None), ("", "ENC-{:06d}", None), ("=HYPERLINK(1)", "ENC-{:06d}", None),
+])
+def test_canonical_id_strict_grammar(raw, fmt, want):
+    from svcresearch.codebook import canonical_id
+    got = canonical_id(pd.Series([raw], dtype="string"), fmt).iloc[0]
+    assert (got is pd.NA) if want is None else (got == want)
+
+
+def test_wrong_links_become_invalid_id_in_normalise():
+    from svcresearch.codebook import normalise
+    cb = load_codebook()
+    raw = pd.Series(["ENC-000123-2", "128.0", "1.29e2", "ENC-000008 take 2", "12.5", "enc 8", "-99"])
+    r = normalise(raw, cb["encounter_id"], cb)
+    assert r.values.tolist()[1] == "ENC-000128" and r.values.tolist()[5] == "ENC-000008"
+    assert r.problem.tolist() == ["invalid_id", pd.NA, "invalid_id", "invalid_id", "invalid_id", pd.NA, pd.NA]
+    assert r.missing.tolist() == [False] * 6 + [True]  # -99 is a missing code, not an id
