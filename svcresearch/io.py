@@ -78,13 +78,16 @@ def _check_path(path: Any, *, name: str = "path") -> Path:
     return p
 
 
-def _decode(raw: bytes, *, file: Path, encoding: str | None) -> tuple[bytes, str]:
-    """Return (UTF-8 bytes without BOM, encoding name) for ``raw``.
+def _decode(raw: bytes, *, file: Path, encoding: str | None,
+            by_line: bool = False) -> tuple[bytes, str, list[int]]:
+    """Return (UTF-8 bytes without BOM, encoding name, cp1252 line numbers) for ``raw``.
 
     Without ``encoding``: a BOM means UTF-8; else UTF-8 if the first ``_SNIFF_BYTES`` are valid
-    UTF-8 (the rest is validated by pyarrow while parsing, and :func:`_read_text` falls back to
-    cp1252 when it fails), else cp1252 — the encoding Finnish/Western Excel writes "CSV" in.
-    A valid UTF-8 file is therefore never misread as cp1252.
+    UTF-8 (the rest is validated by pyarrow while parsing, and :func:`_read_text` calls again with
+    ``by_line=True`` when it fails), else UTF-8 decided line by line (:func:`_decode_by_line`):
+    only the lines that are not valid UTF-8 are read as cp1252 — the encoding Finnish/Western
+    Excel writes "CSV" in — and their numbers are returned. A valid UTF-8 line is therefore
+    never misread as cp1252, and one cp1252 line does not turn a UTF-8 file into mojibake.
     """
     if b"\x00" in raw[:_SNIFF_BYTES]:
         raise InputError("contains NUL bytes (a binary file?); expected a text file (CSV/TSV)", file=file)
@@ -100,32 +103,88 @@ def _decode(raw: bytes, *, file: Path, encoding: str | None) -> tuple[bytes, str
             raise InputError(f"cannot be decoded as {encoding} (byte {err.start}); "
                              f"expected a text file in that encoding", file=file) from None
         if enc in ("utf-8", "utf8", "utf-8-sig"):
-            return (raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw), enc
-        return text.removeprefix("\ufeff").encode("utf-8"), enc
+            return (raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw), enc, []
+        return text.removeprefix("\ufeff").encode("utf-8"), enc, []
     if raw.startswith(b"\xef\xbb\xbf"):
         try:
             raw[3:_SNIFF_BYTES].decode("utf-8")
         except UnicodeDecodeError as err:
             cut = len(raw) > _SNIFF_BYTES and err.start >= _SNIFF_BYTES - 3 - 4
             if not cut:  # a character cut by the window end is fine
-                raise InputError(f"starts with a UTF-8 BOM but is not valid UTF-8 (byte {err.start + 3}); "
-                                 "expected UTF-8, UTF-8 with BOM or cp1252 text", file=file) from None
-        return raw[3:], "utf-8-sig"
-    try:
-        raw[:_SNIFF_BYTES].decode("utf-8")
-        return raw, "utf-8"
-    except UnicodeDecodeError as err:
-        if len(raw) > _SNIFF_BYTES and err.start >= _SNIFF_BYTES - 4:
-            return raw, "utf-8"
-    return _cp1252(raw, file=file), "cp1252"
+                line = raw.count(b"\n", 0, err.start + 3) + 1
+                raise InputError(f"starts with a UTF-8 BOM but is not valid UTF-8 (byte {err.start + 3}, "
+                                 f"line {line}); expected UTF-8, UTF-8 with BOM or cp1252 text",
+                                 file=file) from None
+        return raw[3:], "utf-8-sig", []
+    if not by_line:
+        try:
+            raw[:_SNIFF_BYTES].decode("utf-8")
+            return raw, "utf-8", []
+        except UnicodeDecodeError as err:
+            if len(raw) > _SNIFF_BYTES and err.start >= _SNIFF_BYTES - 4:
+                return raw, "utf-8", []
+    return _decode_by_line(raw, file=file)
 
 
-def _cp1252(raw: bytes, *, file: Path) -> bytes:
-    try:
-        return raw.decode("cp1252").encode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"cannot be decoded (byte {err.start} is invalid in UTF-8 and cp1252); "
-                         "expected UTF-8, UTF-8 with BOM or cp1252 text", file=file) from None
+_DECODE_CHUNK = 1 << 20
+
+
+def _decode_by_line(raw: bytes, *, file: Path) -> tuple[bytes, str, list[int]]:
+    """UTF-8 line by line; a line that is not valid UTF-8 is decoded as cp1252.
+
+    Returns (UTF-8 bytes, encoding, 1-based numbers of the cp1252 lines). The encoding is
+    ``'cp1252'`` when no line holds a non-ASCII UTF-8 character (a plain cp1252 file: every
+    non-ASCII line was cp1252), else ``'utf-8'`` and the cp1252 lines are the mixed ones.
+    Chunks of about 1 MiB ending at a line end are validated whole; only a chunk that fails is
+    split into lines, so the cost is one UTF-8 validation plus a Python loop over the lines of
+    the failing chunks.
+    """
+    nl = b"\n" if b"\n" in raw else b"\r"  # classic Mac line ends
+    parts: list[bytes] = []
+    cp_lines: list[int] = []
+    utf8_non_ascii = False
+    pos, line, n = 0, 1, len(raw)
+    while pos < n:
+        end = raw.find(nl, min(pos + _DECODE_CHUNK, n))
+        end = n if end < 0 else end + 1
+        chunk = raw[pos:end]
+        try:
+            chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            parts.append(chunk)
+            utf8_non_ascii = utf8_non_ascii or not chunk.isascii()
+            line += chunk.count(nl)
+            pos = end
+            continue
+        for k, text in enumerate(chunk.split(nl)):
+            if k:
+                parts.append(nl)
+            try:
+                text.decode("utf-8")
+                parts.append(text)
+                utf8_non_ascii = utf8_non_ascii or not text.isascii()
+            except UnicodeDecodeError:
+                try:
+                    parts.append(text.decode("cp1252").encode("utf-8"))
+                except UnicodeDecodeError as err:
+                    raise InputError(f"cannot be decoded: line {line + k}, byte 0x{text[err.start]:02x} is "
+                                     "invalid in UTF-8 and cp1252; expected UTF-8, UTF-8 with BOM or cp1252 text",
+                                     file=file) from None
+                cp_lines.append(line + k)
+        line += chunk.count(nl)
+        pos = end
+    if not cp_lines:
+        return raw, "utf-8", []
+    if not utf8_non_ascii:
+        return b"".join(parts), "cp1252", []
+    return b"".join(parts), "utf-8", cp_lines
+
+
+def _mixed_info(cp_lines: list[int]) -> dict:
+    """``read_info["mixed_encoding_lines"]``: how many lines of a UTF-8 file were cp1252, and the first."""
+    return {"count": len(cp_lines), "first_lines": [int(x) for x in cp_lines[:10]]}
 
 
 def _line_offset(ubuf: bytes, line: int) -> int:
@@ -310,11 +369,11 @@ def _record_lines(ubuf: bytes, arr: np.ndarray, nl: np.ndarray, first_line: int)
     return (start_line[~blank] + 1).astype(np.int64)
 
 
-def _read_text(p: Path, *, sep, encoding, decimal, header_row) -> pd.DataFrame:
+def _read_text(p: Path, *, sep, encoding, decimal, header_row, by_line: bool = False) -> pd.DataFrame:
     raw = p.read_bytes()
     if not _NONSPACE.search(raw):
         raise InputError("is empty; expected a header row and data rows", file=p)
-    ubuf, enc = _decode(raw, file=p, encoding=encoding)
+    ubuf, enc, cp_lines = _decode(raw, file=p, encoding=encoding, by_line=by_line)
     del raw
     if b"\n" not in ubuf and b"\r" in ubuf:  # classic Mac line ends
         ubuf = ubuf.replace(b"\r", b"\n")
@@ -384,8 +443,10 @@ def _read_text(p: Path, *, sep, encoding, decimal, header_row) -> pd.DataFrame:
     if table is None:
         msg = str(error).split("\n")[0]
         if "UTF8" in msg or "UTF-8" in msg:
-            if encoding is None and enc == "utf-8":  # valid UTF-8 at the start only: cp1252 after all
-                return _read_text(p, sep=sep, encoding="cp1252", decimal=decimal, header_row=header_row)
+            if encoding is None and enc == "utf-8" and not by_line:
+                # valid UTF-8 at the start only: decide line by line after all
+                return _read_text(p, sep=sep, encoding=None, decimal=decimal, header_row=header_row,
+                                  by_line=True)
             what = "UTF-8" if enc.startswith("utf") else enc
             raise InputError(f"is not valid {what} text beyond the first {_SNIFF_BYTES} bytes; expected "
                              "UTF-8, UTF-8 with BOM or cp1252 text", file=p) from None
@@ -418,6 +479,8 @@ def _read_text(p: Path, *, sep, encoding, decimal, header_row) -> pd.DataFrame:
     info = {"file": str(p), "format": "csv", "encoding": enc, "sep": sep,
             "decimal": decimal if decimal is not None else _detect_decimal(df),
             "header_row": int(header_line), "sheets": None}
+    if cp_lines:
+        info["mixed_encoding_lines"] = _mixed_info(cp_lines)
     return _finish(df, lines, info, file=p)
 
 
@@ -725,11 +788,11 @@ def _boris_rows(p: Path) -> list[tuple[str | None, int, list[str]]]:
     raw = p.read_bytes()
     if not _NONSPACE.search(raw):
         raise InputError(f"is empty; {_BORIS_EXPECTED}", file=p)
-    ubuf, _enc = _decode(raw, file=p, encoding=None)
+    ubuf, _enc, _cp_lines = _decode(raw, file=p, encoding=None)
     try:
         text = ubuf.decode("utf-8")
     except UnicodeDecodeError:
-        text = _cp1252(raw, file=p).decode("utf-8")
+        text = _decode(raw, file=p, encoding=None, by_line=True)[0].decode("utf-8")
     sep = _sniff_sep(text, default="\t" if ext == ".tsv" else ",")
     try:
         recs = _records(text, sep)
@@ -942,7 +1005,7 @@ def _boris_one_header(p: Path) -> pd.DataFrame | None:
         return None
     try:
         raw = p.read_bytes()
-        ubuf, enc = _decode(raw, file=p, encoding=None)
+        ubuf, enc, _cp_lines = _decode(raw, file=p, encoding=None)
         del raw
         # _sniff_sep reads the first _SNIFF_BYTES characters (and cuts a longer text at a line
         # end): decoding 4 bytes per character and a few more gives it the same view of the file

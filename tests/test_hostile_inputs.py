@@ -135,3 +135,53 @@ def test_wrong_links_become_invalid_id_in_normalise():
     assert r.values.tolist()[1] == "ENC-000128" and r.values.tolist()[5] == "ENC-000008"
     assert r.problem.tolist() == ["invalid_id", pd.NA, "invalid_id", "invalid_id", "invalid_id", pd.NA, pd.NA]
     assert r.missing.tolist() == [False] * 6 + [True]  # -99 is a missing code, not an id
+
+
+# ----------------------------------------------------------------------------------------- encoding
+def test_one_cp1252_line_in_a_utf8_file_is_decoded_alone(tmp_path):
+    from svcresearch.io import read_table
+    lines = ["id;vastaus"] + [f"{i};jokseenkin eri mieltä" for i in range(1, 1400)]
+    lines.insert(700, "E700;täysin samaa mieltä")
+    p = tmp_path / "survey.csv"
+    body = "\n".join(lines[:700]).encode("utf-8") + b"\n" + lines[700].encode("cp1252") + b"\n" + \
+        "\n".join(lines[701:]).encode("utf-8") + b"\n"
+    p.write_bytes(body)
+    df = read_table(p)
+    assert set(df["vastaus"]) == {"jokseenkin eri mieltä", "täysin samaa mieltä"}  # no 'Ã¤'
+    info = df.attrs["read_info"]
+    assert info["encoding"] == "utf-8"
+    assert info["mixed_encoding_lines"] == {"count": 1, "first_lines": [701]}
+    assert df.loc[df["id"] == "E700", "source_row"].item() == 701
+
+
+def test_mixed_lines_beyond_the_sniff_window_and_count(tmp_path):
+    from svcresearch.io import read_table
+    head = "id,v\n" + "".join(f"{i},äö\n" for i in range(40_000))  # > 256 KiB of valid UTF-8
+    tail = b"".join(f"x{i},kyll".encode() + b"\xe4\n" for i in range(12))  # cp1252 'ä'
+    p = tmp_path / "late.csv"
+    p.write_bytes(head.encode("utf-8") + tail)
+    df = read_table(p)
+    info = df.attrs["read_info"]
+    first = 40_002  # header line 1, 40,000 UTF-8 rows on lines 2..40,001
+    assert info["encoding"] == "utf-8"
+    assert info["mixed_encoding_lines"] == {"count": 12, "first_lines": list(range(first, first + 10))}
+    assert df["v"].iloc[0] == "äö" and df["v"].iloc[-1] == "kyllä"
+
+
+def test_plain_cp1252_file_stays_cp1252_without_mixed_lines(tmp_path):
+    from svcresearch.io import read_table
+    p = tmp_path / "c.csv"
+    p.write_bytes("nimi;arvo\nÄänekoski;kyllä\nÖ;€\n".encode("cp1252"))
+    df = read_table(p)
+    assert df.attrs["read_info"]["encoding"] == "cp1252"
+    assert "mixed_encoding_lines" not in df.attrs["read_info"]
+    assert df["arvo"].tolist() == ["kyllä", "€"]
+
+
+def test_byte_invalid_in_both_encodings_names_the_line(tmp_path):
+    from svcresearch.io import read_table
+    p = tmp_path / "b.csv"
+    p.write_bytes("a,b\n1,ä\n".encode("utf-8") + b"2,\x81\n")  # 0x81 is undefined in cp1252
+    with pytest.raises(InputError, match=r"b.csv: cannot be decoded: line 3, byte 0x81 is invalid in UTF-8 "
+                                         r"and cp1252"):
+        read_table(p)
