@@ -4,8 +4,8 @@ Two studies: a small simulation reduced the way real studies are (one coder — 
 both BORIS exports dropped from ``study.yaml`` — and a codebook without ``upselling`` and
 ``referral``), and the shipped worked example ``examples/own_study`` (6 encounters, one coder, no
 operations log). Every notebook must execute top to bottom on both; what cannot be computed is
-skipped with one sentence, and the hypotheses table marks the claims without their variables
-``not testable`` with the reason.
+skipped with one sentence. (Not-testable rows with their reasons are tested in
+tests/test_hypotheses.py.)
 """
 from __future__ import annotations
 
@@ -59,6 +59,13 @@ def partial(tmp_path_factory):
         del codebook["variables"][name]
     (raw / study["codebook"]).write_text(yaml.safe_dump(codebook, sort_keys=False, allow_unicode=True),
                                          encoding="utf-8")
+    # the researcher's hypotheses file follows the reduced codebook: H12 and H7's upselling row go
+    hyp = yaml.safe_load((raw / study["hypotheses"]).read_text(encoding="utf-8"))
+    hyp["model"]["terms"] = [t for t in hyp["model"]["terms"] if t not in ("upselling", "referral")]
+    hyp["hypotheses"] = [h for h in hyp["hypotheses"] if h["id"] != "H12"]
+    h7 = next(h for h in hyp["hypotheses"] if h["id"] == "H7")
+    h7["tests"] = [t for t in h7["tests"] if t["term"] != "upselling"]
+    (raw / study["hypotheses"]).write_text(yaml.safe_dump(hyp, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return _run(raw, base)
 
 
@@ -70,24 +77,17 @@ def test_partial_study_reduced_codebook_and_one_coder(partial):
     assert "Reliability skipped: this study has 1 coder(s) (A)" in partial["02"]
     assert not (tables / "reliability_by_behaviour.csv").exists()
     # 04/05: enough data, so the models ran and their tables were written
-    for name in ("table1_sample", "main_model", "proportional_odds", "simple_slopes", "mediation_h11", "key_drivers"):
+    for name in ("table1_sample", "main_model", "proportional_odds", "simple_slopes", "mediation", "key_drivers"):
         assert (tables / f"{name}.csv").exists(), name
     main = pd.read_csv(tables / "main_model.csv")
-    assert not main["Term"].str.contains("referral|upselling").any()
-    drivers = pd.read_csv(tables / "key_drivers.csv")
-    assert "upselling" not in set(drivers["Predictor"])
-    # 06: H12 (referral) and H7 upselling not testable, named; the rest tested
+    assert not main.iloc[:, 0].astype(str).str.contains("Referred|upselling", case=False).any()
+    # 06: the study's own 16 rows, all tested, with the note's Holm family
     hyp = pd.read_csv(tables / "hypotheses.csv")
-    rows = hyp.set_index("Term")
-    for term in ("referral", "upselling"):
-        assert rows.loc[term, "Verdict"] == "not testable"
-        assert rows.loc[term, "Reason"] == f"'{term}' is not in the data"
-        assert pd.isna(rows.loc[term, "Estimate"])
-    tested = hyp.loc[hyp["Verdict"] != "not testable"]
-    assert len(tested) == len(hyp) - 2 and tested["Reason"].isna().all()
-    assert "Holm correction over the 16 tested rows" in (tables / "hypotheses.md").read_text(encoding="utf-8")
-    assert (partial["reports"] / "figures" / "hypotheses_forest.pdf").exists() or \
-        any((partial["reports"] / "figures").glob("hypotheses_forest.*"))
+    assert len(hyp) == 16 and "H12" not in set(hyp["H"]) and (hyp["Verdict"] != "not testable").all()
+    assert "Holm correction over the 16 rows" in (tables / "hypotheses.md").read_text(encoding="utf-8")
+    assert any((partial["reports"] / "figures").glob("hypotheses_forest.*"))
+    # ground truth of the cleaned simulated study is shown
+    assert "True value" in hyp.columns
 
 
 @pytest.fixture(scope="module")
@@ -95,20 +95,31 @@ def own_study(tmp_path_factory):
     return _run(ROOT / "examples" / "own_study", tmp_path_factory.mktemp("own"))
 
 
+def _results(path: Path) -> str:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    out = []
+    for c in nb["cells"]:
+        for o in c.get("outputs", []):
+            data = o.get("data", {})
+            text = o.get("text") or data.get("text/markdown") or data.get("text/plain") or ""
+            out.append("".join(text) if isinstance(text, list) else text)
+    return "\n".join(out)
+
+
 def test_own_study_pilot_every_model_skipped_with_a_sentence(own_study):
     tables = own_study["reports"] / "tables"
+    notebooks = own_study["reports"] / "notebooks"
+    text = {p.name[:2]: _results(p) for p in notebooks.glob("0[3-6]_*.ipynb")}
     assert "Reliability skipped" in own_study["02"]
-    assert "Scale reliability skipped" in own_study["03"] and (tables / "table1_sample.csv").exists()
-    assert "Main model skipped: only 4 rated encounters with complete codes; a model needs at least 30" in own_study["04"]
-    for section in ("Main model and simple slopes skipped", "Mediation (H11) skipped", "Key drivers skipped"):
-        assert section in own_study["05"]
-    assert "H10 (employee differences) is not testable" in own_study["06"]
-    for name in ("main_model", "simple_slopes", "mediation_h11", "key_drivers", "reliability_by_behaviour"):
+    assert "Scale reliability skipped" in text["03"] and (tables / "table1_sample.csv").exists()
+    # no hypotheses file: the main model is the first outcome on the coded behaviours, too few rows
+    assert "has no hypotheses file" in text["06"]
+    assert "a model needs at least 30" in text["04"]
+    assert "Not estimated: " in text["05"]
+    for name in ("main_model", "simple_slopes", "mediation", "key_drivers", "hypotheses", "reliability_by_behaviour"):
         assert not (tables / f"{name}.csv").exists(), name
-    hyp = pd.read_csv(tables / "hypotheses.csv")
-    assert (hyp["Verdict"] == "not testable").all() and hyp["Reason"].notna().all()
-    assert hyp.set_index("H").loc["H12", "Reason"] == "'referral' is not in the data"
-    assert "employee" in hyp.set_index("H").loc["H10", "Reason"]
+    # no simulated truth is drawn on an own study
+    assert not any((own_study["reports"] / "figures").glob("main_model_coefficients.*"))
 
 
 def test_study_without_survey_files_runs_the_overview_notebooks(tmp_path):
