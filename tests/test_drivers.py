@@ -119,3 +119,18 @@ def test_default_seed_gives_identical_intervals(sample):
 def test_confidence_checked(sample, bad):
     with pytest.raises(ValueError, match="`confidence` must be strictly between 0 and 1"):
         key_drivers(sample, y="sat", predictors=["greet", "smile"], confidence=bad)
+
+
+def test_key_drivers_figure_draws_an_interval_that_excludes_its_estimate():
+    # a percentile bootstrap interval need not contain the estimate (small samples): the bar must
+    # still be drawn (matplotlib refuses negative error-bar lengths: 'xerr' must not contain negative values)
+    import matplotlib
+    matplotlib.use("Agg")
+    from svcresearch.analysis import key_drivers_figure
+
+    table = pd.DataFrame({"Predictor": ["A", "B"], "LMG R² share": [0.02, 0.10], "ci_low": [0.03, 0.05],
+                          "ci_high": [0.08, 0.09]})
+    fig = key_drivers_figure(table)
+    segments = fig.axes[0].collections[-1].get_segments()
+    lows = sorted(min(s[:, 0]) for s in segments)
+    assert lows == pytest.approx([0.02, 0.05])
