@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from svcresearch._validation import InputError, check_type
+from svcresearch._validation import InputError, check_option, check_type
 from svcresearch._yaml import load_yaml
 
 __all__ = [
@@ -696,28 +696,128 @@ class Normalised:
     missing: pd.Series
 
 
-def parse_number(values: pd.Series) -> pd.Series:
-    """Numbers written with a decimal point or comma (``3,5``); float with NaN where not a number."""
+_SIGN = "[+-]?"
+_NUM_PLAIN = f"{_SIGN}[0-9]+"
+_NUM_DOT = rf"{_SIGN}(?:[0-9]*\.[0-9]+|[0-9]+\.)"   # one decimal point (.5, 5.)
+_NUM_COMMA = f"{_SIGN}(?:[0-9]*,[0-9]+|[0-9]+,)"      # one decimal comma
+_NUM_AMBIGUOUS = f"{_SIGN}[1-9][0-9]{{0,2}}[.,][0-9]{{3}}"  # 12,000 / 1.234: thousands or decimals?
+_NUM_COMMA_GROUPS = rf"{_SIGN}[1-9][0-9]{{0,2}}(?:,[0-9]{{3}})+(?:\.[0-9]+)?"   # 1,234,567.5
+_NUM_DOT_GROUPS = rf"{_SIGN}[1-9][0-9]{{0,2}}(?:\.[0-9]{{3}})+(?:,[0-9]+)?"     # 1.234.567,5
+_NUM_SPACE_GROUPS = f"{_SIGN}[1-9][0-9]{{0,2}}(?:[ \u00a0\u202f][0-9]{{3}})+(?:[.,][0-9]+)?"  # 1 234,5
+_NUM_SCIENTIFIC = f"{_SIGN}(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)[eE][+-]?[0-9]{{1,3}}"
+
+
+def parse_number(values: pd.Series, *, decimal: str | None = None) -> pd.Series:
+    """Numbers as written in field files; float with NaN where a value is not (unambiguously) a number.
+
+    The rule (docs/study_layout.md, "Numbers"): after trimming (and reading the minus sign
+    U+2212 as ``-``), a value is a number when it is
+
+    * an integer (``12``) or has one decimal mark, point or comma (``3.5``, ``3,5``, ``,5``);
+    * grouped in thousands with the other mark as separator: ``1,234.5`` / ``1,234,567`` (comma
+      groups, decimal point) and ``1.234,5`` / ``1.234.567`` (point groups, decimal comma), or with
+      spaces (``1 234,5``; also no-break and narrow no-break spaces);
+    * in scientific notation with a finite value (``1.5e-3``, ``1,5E-3``).
+
+    One separator followed by exactly three digits (``12,000``, ``1.234``) is ambiguous: it is read
+    with ``decimal`` as the decimal mark (``12,000`` is 12000 when ``decimal='.'`` and 12.0 when
+    ``decimal=','``). Without ``decimal`` the mark is inferred from the unambiguous values in
+    ``values`` (the mark more of them use); when none decides, ambiguous values are NaN. Anything
+    else — text, several decimal marks, misplaced groups (``1,23,456``), ``inf``, ``Infinity``,
+    ``nan``, ``1e999`` — is NaN (:func:`normalise` reports it as ``unknown_code``).
+
+    Parameters
+    ----------
+    values : Series
+        Raw values as strings.
+    decimal : {'.', ','}, optional
+        The decimal mark of the column or file (``read_info["decimal"]`` or the study's option).
+
+    Returns
+    -------
+    Series
+        float64, same index.
+
+    Notes
+    -----
+    Vectorised: each form is one arrow regex ``fullmatch``. Validated by ``tests/test_hostile_inputs.py``
+    (every form above, with both marks and without) and ``tests/test_codebook.py``.
+    """
+    if decimal is not None:
+        check_option("decimal", decimal, (".", ","))
     s = values.astype("string").str.strip().str.replace("\u2212", "-", regex=False)
-    # a decimal comma only when there is no point; "1.234,5" thousands style -> drop points
-    both = s.str.contains(",", regex=False) & s.str.contains(".", regex=False)
-    s = s.mask(both.fillna(False), s.str.replace(".", "", regex=False))
-    s = s.str.replace(",", ".", regex=False).str.replace(" ", "", regex=False)
-    return pd.to_numeric(s, errors="coerce").astype("float64")
+
+    def match(pattern: str) -> np.ndarray:
+        return s.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
+
+    plain, dot, comma = match(_NUM_PLAIN), match(_NUM_DOT), match(_NUM_COMMA)
+    ambiguous = match(_NUM_AMBIGUOUS)
+    comma_groups, dot_groups = match(_NUM_COMMA_GROUPS), match(_NUM_DOT_GROUPS)
+    space_groups, scientific = match(_NUM_SPACE_GROUPS), match(_NUM_SCIENTIFIC)
+    if decimal is None:
+        says_dot = int((dot & ~ambiguous).sum() + (comma_groups & ~ambiguous).sum())
+        says_comma = int((comma & ~ambiguous).sum() + (dot_groups & ~ambiguous).sum())
+        decimal = "." if says_dot > says_comma else "," if says_comma > says_dot else None
+    is_comma = s.str.contains(",", regex=False).fillna(False).to_numpy(dtype=bool)
+    # the text handed to the float parser, by form (later forms win where two match)
+    text = pd.Series(pd.NA, index=s.index, dtype="string")
+    no_space = s.str.replace(r"[ \u00a0\u202f]", "", regex=True)
+    for ok, written in (
+        (plain | dot, s),
+        (comma, s.str.replace(",", ".", regex=False)),
+        (scientific, s.str.replace(",", ".", regex=False)),
+        (space_groups, no_space.str.replace(",", ".", regex=False)),
+        (comma_groups & ~ambiguous, s.str.replace(",", "", regex=False)),
+        (dot_groups & ~ambiguous, s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)),
+    ):
+        if ok.any():
+            text[ok] = written[ok]
+    if ambiguous.any():
+        if decimal is None:
+            text[ambiguous] = pd.NA
+        else:
+            # the value's mark is the decimal mark -> a decimal; the other mark -> thousands
+            as_decimal = ambiguous & (is_comma == (decimal == ","))
+            as_groups = ambiguous & ~as_decimal
+            text[as_decimal] = s.str.replace(",", ".", regex=False)[as_decimal]
+            text[as_groups] = s.str.replace(r"[.,]", "", regex=True)[as_groups]
+    out = pd.to_numeric(text, errors="coerce").astype("float64")
+    return out.where(np.isfinite(out.to_numpy(dtype=float, na_value=np.nan)))
 
 
-def parse_datetime(values: pd.Series) -> pd.Series:
+#: Years a field date-time may have; anything outside is a typo (``22.11.1026``) or a number read
+#: as a date, and is reported as ``unparseable_time``.
+DATE_YEARS = (1900, 2100)
+
+
+def parse_datetime(values: pd.Series, *, excel_serials: bool = False) -> pd.Series:
     """Finnish and ISO date-times (``22.11.2026 14.05``, ``2.3.2026 10.15``, ``2026-03-02 10:15``).
 
     Every value is tried against the layouts of ``DATETIME_FORMATS`` in turn (vectorised per
-    layout); NaT where none fits. Excel serial day numbers (``46083.43``) are also accepted.
+    layout); NaT where none fits or the year lies outside :data:`DATE_YEARS` (1900–2100).
+
+    Parameters
+    ----------
+    values : Series
+        Raw values as strings.
+    excel_serials : bool, default False
+        Also read plain numbers as Excel serial day numbers (``46083.43`` = 2026-03-02 10:19:12).
+        Only for a column whose cells were all numbers in an xlsx sheet
+        (``read_info["excel_numeric_columns"]``): in a text column a number typed where a date
+        belongs is not a date, so by default it is NaT.
+
+    Returns
+    -------
+    Series
+        ``datetime64[us]``, same index.
 
     Notes
     -----
     A layout is only tried on the values that contain its separators in order
     (:func:`_layout_prefilter`); the first layout that parses a value still wins, exactly as
     when every value is tried against every layout — ``tests/test_codebook.py`` compares the
-    two on generated date-like strings.
+    two on generated date-like strings. The year window and the serial switch are checked in
+    ``tests/test_hostile_inputs.py``.
     """
     s = _ascii_fast(values.astype("string").str.strip(),
                     lambda x: x.str.replace(_ASCII_SPACE, " ", regex=True),
@@ -739,15 +839,16 @@ def parse_datetime(values: pd.Series) -> pd.Series:
         out[pos[ok]] = parsed[ok]
         todo[pos[ok]] = False
     result = pd.Series(out, index=s.index, dtype="datetime64[us]")
-    if todo.any():
+    if excel_serials and todo.any():
         rest = s[todo]
-        num = parse_number(rest)
+        num = parse_number(rest, decimal=".")
         serial = num.where((num > 20000) & (num < 80000))
         ok = serial.notna()
         if ok.any():
             conv = pd.Timestamp("1899-12-30") + pd.to_timedelta(serial[ok] * 86400, unit="s").dt.round("s")
             result.iloc[np.flatnonzero(todo)[ok.to_numpy()]] = conv.astype("datetime64[us]").to_numpy()
-    return result
+    year = result.dt.year
+    return result.mask((year < DATE_YEARS[0]) | (year > DATE_YEARS[1]))
 
 
 def _layout_prefilter(fmt: str) -> str:
@@ -855,7 +956,8 @@ def _canonical_grammar(values: pd.Series, prefix: str, width: int, suffix: str) 
     return pd.Series(pd.arrays.ArrowStringArray(canon), index=values.index, name=values.name)
 
 
-def normalise(values: pd.Series, variable: Variable, codebook: Codebook) -> Normalised:
+def normalise(values: pd.Series, variable: Variable, codebook: Codebook, *,
+              decimal: str | None = None, excel_serials: bool = False) -> Normalised:
     """Normalise one raw column of strings by the codebook rules for ``variable``.
 
     Vectorised: the work is done on the unique raw values and mapped back, so a million rows
@@ -869,6 +971,13 @@ def normalise(values: pd.Series, variable: Variable, codebook: Codebook) -> Norm
         The codebook variable the column holds.
     codebook : Codebook
         For missing codes and identifier formats.
+    decimal : {'.', ','}, optional
+        The file's decimal mark, which decides ambiguous numbers such as ``12,000`` (see
+        :func:`parse_number`); default: inferred from the column's own values.
+    excel_serials : bool, default False
+        A date-time column whose cells were all numbers in an xlsx sheet: read them as Excel
+        serial days (see :func:`parse_datetime`); otherwise a number in a date column is
+        ``unparseable_time``.
 
     Returns
     -------
@@ -896,10 +1005,10 @@ def normalise(values: pd.Series, variable: Variable, codebook: Codebook) -> Norm
         u_vals = canonical_id(uniq, codebook.id_formats[variable.id_format])
         u_problem[(u_vals.isna().to_numpy()) & ~u_missing] = "invalid_id"
     elif variable.type == "datetime":
-        u_vals = parse_datetime(uniq)
+        u_vals = parse_datetime(uniq, excel_serials=excel_serials)
         u_problem[u_vals.isna().to_numpy() & ~u_missing] = "unparseable_time"
     elif variable.type in ("continuous", "count"):
-        u_vals = parse_number(uniq)
+        u_vals = parse_number(uniq, decimal=decimal)
         bad = u_vals.isna().to_numpy() & ~u_missing
         u_problem[bad] = "unknown_code"
         if variable.type == "count":
@@ -914,7 +1023,7 @@ def normalise(values: pd.Series, variable: Variable, codebook: Codebook) -> Norm
         unmapped = u_vals.isna().to_numpy() & ~u_missing
         u_problem[unmapped] = "unknown_code"
         if vs.is_integer_scale:
-            num = parse_number(uniq)
+            num = parse_number(uniq, decimal=decimal)
             lo, hi = int(vs.levels[0]), int(vs.levels[-1])
             if variable.range is not None:
                 lo, hi = variable.range

@@ -313,8 +313,10 @@ def _detect_decimal(df: pd.DataFrame) -> str:
         if s.empty:
             continue
         s = s.astype(str).str.strip()
-        comma += int(s.str.fullmatch(r"[-+]?\d+,\d+").sum())
-        dot += int(s.str.fullmatch(r"[-+]?\d+\.\d+").sum())
+        # 12,000 / 1.234 could be either mark (thousands or decimals): no evidence
+        ambiguous = s.str.fullmatch(r"[-+]?[1-9]\d{0,2}[.,]\d{3}")
+        comma += int((s.str.fullmatch(r"[-+]?\d+,\d+") & ~ambiguous).sum())
+        dot += int((s.str.fullmatch(r"[-+]?\d+\.\d+") & ~ambiguous).sum())
     return "," if comma > dot else "."
 
 
@@ -541,6 +543,84 @@ def _sheet_rows(ws) -> list[list[str | None]]:
     return [r + [None] * (width - len(r)) for r in rows]
 
 
+_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z0-9_]+:)?f[\s>/]")
+
+
+def _has_formulas(p: Path) -> bool:
+    """Whether any worksheet XML of the workbook holds a formula (``<f>``), streamed in 1 MiB
+    chunks so that a workbook without formulas costs one decompression, not a second parse."""
+    try:
+        with zipfile.ZipFile(p) as zf:
+            for name in zf.namelist():
+                if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                    continue
+                with zf.open(name) as fh:
+                    tail = b""
+                    while chunk := fh.read(1 << 20):
+                        if _FORMULA_TAG.search(tail + chunk):
+                            return True
+                        tail = chunk[-16:]
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return False
+    return False
+
+
+def _formula_cells(p: Path, sheets: dict[str, list[list[str | None]]]) -> dict[str, list[tuple[int, int]]]:
+    """(1-based row, 0-based column) of every formula cell without a cached value, per sheet.
+
+    ``sheets`` holds each sheet's rows as read with ``data_only=True`` (cached values), where such
+    a cell is None; a second read without ``data_only`` shows which of those hold a formula. The
+    caller does the second read only when the workbook holds formulas (:func:`_has_formulas`).
+    """
+    import openpyxl
+
+    out: dict[str, list[tuple[int, int]]] = {}
+    try:
+        wb = openpyxl.load_workbook(p, read_only=True, data_only=False)
+    except Exception:  # the first read succeeded; a failing second read only loses this check
+        return {}
+    try:
+        for name, rows in sheets.items():
+            cells = []
+            for i, r in enumerate(wb[name].iter_rows(min_row=1, values_only=True)):
+                cached = rows[i] if i < len(rows) else []
+                for j, v in enumerate(r):
+                    if v is None or (j < len(cached) and cached[j] is not None):
+                        continue
+                    if (isinstance(v, str) and v.startswith("=")) or type(v).__name__ in (
+                            "ArrayFormula", "DataTableFormula"):
+                        cells.append((i + 1, j))
+            if cells:
+                out[name] = cells
+    finally:
+        wb.close()
+    return out
+
+
+def _column_letter(j: int) -> str:
+    letters = ""
+    j += 1
+    while j:
+        j, r = divmod(j - 1, 26)
+        letters = chr(65 + r) + letters
+    return letters
+
+
+_EXCEL_NUMBER = r"-?[0-9]+(?:\.[0-9]+)?(?:e[+-][0-9]+)?"  # how _cell_str writes an int or float cell
+
+
+def _numeric_columns(df: pd.DataFrame) -> list[str]:
+    """Columns whose every non-empty cell is written as a number cell is (see :func:`_cell_str`)."""
+    out = []
+    for col in df.columns:
+        if col in ("source_sheet", "source_row"):
+            continue
+        s = df[col].dropna()
+        if len(s) and s.head(50).str.fullmatch(_EXCEL_NUMBER).all() and s.str.fullmatch(_EXCEL_NUMBER).all():
+            out.append(col)
+    return out
+
+
 def _frame_from_rows(rows: list[list[str | None]], *, file: Path, header_row: int | None,
                      where: str) -> tuple[pd.DataFrame | None, int | None]:
     """Header detection + DataFrame of strings for rows read from a spreadsheet (row k = rows[k-1])."""
@@ -589,12 +669,17 @@ def _read_excel(p: Path, *, sheet, decimal, header_row) -> pd.DataFrame:
             wanted = names
         frames, headers, skipped = [], {}, []
         n_empty = 0
+        # the rows as cached values are kept only to find formulas without one (if there are any)
+        has_formulas = _has_formulas(p)
+        sheet_rows = {}
         for name in wanted:
             try:
                 rows = _sheet_rows(wb[name])
             except Exception as err:  # corrupt sheet XML
                 raise InputError(f"sheet {name!r} cannot be read ({type(err).__name__}); expected a valid "
                                  ".xlsx file", file=p) from None
+            if has_formulas:
+                sheet_rows[name] = rows
             where = f" in sheet {name!r}"
             df, h = _frame_from_rows(rows, file=p, header_row=header_row, where=where)
             if df is None or len(df) == 0:
@@ -624,7 +709,23 @@ def _read_excel(p: Path, *, sheet, decimal, header_row) -> pd.DataFrame:
             "decimal": decimal if decimal is not None else _detect_decimal(out.drop(columns=["source_row"])),
             "header_row": hdr, "sheets": list(headers), "skipped_sheets": skipped,
             "empty_rows_dropped": n_empty}
-    out.attrs = {"read_info": info}
+    numeric = _numeric_columns(out)
+    if numeric:
+        info["excel_numeric_columns"] = numeric
+    formulas = []
+    found = _formula_cells(p, {n: sheet_rows[n] for n in headers}) if has_formulas else {}
+    for name, cells in found.items():
+        header = sheet_rows[name][headers[name] - 1]
+        for row, j in cells:
+            if row > headers[name]:
+                column = header[j] if j < len(header) else None
+                formulas.append({"sheet": name, "row": row, "column": column, "cell": f"{_column_letter(j)}{row}"})
+    attrs = {"read_info": info}
+    if formulas:
+        info["formula_cells_without_value"] = {
+            "count": len(formulas), "first_cells": [f"{c['sheet']}!{c['cell']}" for c in formulas[:10]]}
+        attrs["formula_cells_without_value"] = formulas
+    out.attrs = attrs
     return out
 
 
@@ -693,7 +794,7 @@ def read_table(path, *, sheet: str | None = None, sep: str | None = None, encodi
         Text only: the delimiter. Default: sniffed from the first records.
     encoding : str, optional
         Text only: e.g. ``'utf-8'``, ``'utf-8-sig'``, ``'cp1252'``. Default: UTF-8 (a BOM is
-        removed), falling back to cp1252.
+        removed), decided line by line: a line that is not valid UTF-8 is read as cp1252.
     decimal : {'.', ','}, optional
         Only reported in ``read_info`` (values stay strings). Default: sniffed from the cells.
     header_row : int, optional
@@ -710,7 +811,13 @@ def read_table(path, *, sheet: str | None = None, sep: str | None = None, encodi
         or spreadsheet shows; SPSS: the case number). ``df.attrs["read_info"]`` holds ``file,
         format, encoding, sep, decimal, header_row, sheets`` (plus ``empty_rows_dropped`` and,
         for Excel, ``skipped_sheets``); SPSS adds ``df.attrs["value_labels"]``
-        (``{column: {code: label}}`` as stored in the file).
+        (``{column: {code: label}}`` as stored in the file). Only when they apply, read_info
+        also holds ``mixed_encoding_lines`` (text: ``{count, first_lines}`` of the lines of a
+        UTF-8 file that were cp1252), ``excel_numeric_columns`` (Excel: columns whose every
+        cell is a number, where Excel serial dates may be read) and
+        ``formula_cells_without_value`` (Excel: ``{count, first_cells}`` of formula cells
+        saved without a computed value, read as empty; every such cell is listed in
+        ``df.attrs["formula_cells_without_value"]`` as ``{sheet, row, column, cell}``).
 
     Raises
     ------

@@ -225,7 +225,8 @@ def test_editing_the_codebook_changes_behaviour_without_code(tmp_path):
 # --- date-times: the separator prefilter changes nothing -----------------------------------------
 def _parse_datetime_every_layout(values: pd.Series) -> pd.Series:
     """Reference: every remaining value tried against every layout in DATETIME_FORMATS order, with
-    no prefilter (the implementation before the prefilter, kept here to compare against)."""
+    no prefilter (the implementation before the prefilter, kept here to compare against); Excel
+    serials on; years outside 1900-2100 are NaT."""
     from svcresearch.codebook import DATETIME_FORMATS
 
     s = values.astype("string").str.strip().str.replace(r"\s+", " ", regex=True)
@@ -241,7 +242,7 @@ def _parse_datetime_every_layout(values: pd.Series) -> pd.Series:
     ok = serial.notna()
     conv = pd.Timestamp("1899-12-30") + pd.to_timedelta(serial[ok] * 86400, unit="s").dt.round("s")
     out.loc[ok[ok].index] = conv.astype("datetime64[us]")
-    return out
+    return out.mask((out.dt.year < 1900) | (out.dt.year > 2100))
 
 
 # date-like text: fields of 1-4 digits (sometimes signed or space-padded) joined by the
@@ -270,12 +271,12 @@ _WELL_FORMED = ["2026-03-02 10:15", "2026-03-02 10:15:30", "2026-03-02T10:15:30"
 @given(st.lists(st.one_of(_date_like(), st.sampled_from(_WELL_FORMED)), min_size=1, max_size=25))
 def test_parse_datetime_prefilter_matches_trying_every_layout(raw):
     values = pd.Series(raw, dtype="string")
-    pd.testing.assert_series_equal(parse_datetime(values), _parse_datetime_every_layout(values))
+    pd.testing.assert_series_equal(parse_datetime(values, excel_serials=True), _parse_datetime_every_layout(values))
 
 
 def test_parse_datetime_keeps_index_and_first_matching_layout():
     values = pd.Series(_WELL_FORMED, index=np.arange(len(_WELL_FORMED))[::-1] * 3, dtype="string")
-    got = parse_datetime(values)
+    got = parse_datetime(values, excel_serials=True)
     pd.testing.assert_series_equal(got, _parse_datetime_every_layout(values))
     # hand-checked: ISO minute layout, Finnish dot layout with "klo", Excel serial 46083.43 days
     # after 1899-12-30 = 2026-03-02 10:19:12 (46083 days, 0.43 * 86400 s = 37152 s)
@@ -284,7 +285,8 @@ def test_parse_datetime_keeps_index_and_first_matching_layout():
     assert by_text["2.3.2026 KLO 10.15"] == pd.Timestamp("2026-03-02 10:15")
     assert by_text["46083.43"] == pd.Timestamp("2026-03-02 10:19:12")
     # Excel stores times as fractions of a day; 0.430001 d = 37152.0864 s, rounded to the second
-    assert parse_datetime(pd.Series(["46083.430001"], dtype="string")).iloc[0] == pd.Timestamp("2026-03-02 10:19:12")
+    assert parse_datetime(pd.Series(["46083.430001"], dtype="string"), excel_serials=True).iloc[0] == \
+        pd.Timestamp("2026-03-02 10:19:12")
     assert pd.isna(by_text["31.2.2026"]) and pd.isna(by_text["abc"])
 
 

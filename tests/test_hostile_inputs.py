@@ -185,3 +185,114 @@ def test_byte_invalid_in_both_encodings_names_the_line(tmp_path):
     with pytest.raises(InputError, match=r"b.csv: cannot be decoded: line 3, byte 0x81 is invalid in UTF-8 "
                                          r"and cp1252"):
         read_table(p)
+
+
+# ------------------------------------------------------------------------------------------ numbers
+@pytest.mark.parametrize("raw, decimal, want", [
+    ("1,234.5", None, 1234.5), ("1.234,5", None, 1234.5), ("1,234,567", None, 1234567.0),
+    ("1.234.567,25", ".", 1234567.25), ("1 234,5", None, 1234.5), ("1\u00a0234.5", ",", 1234.5),
+    ("12,000", ".", 12000.0), ("12,000", ",", 12.0), ("12.000", ",", 12000.0), ("12.000", ".", 12.0),
+    ("12,5", ",", 12.5), ("12,5", ".", 12.5), ("0,500", None, 0.5), ("\u22123,5", None, -3.5),
+    ("1.5e-3", None, 0.0015), ("5.", None, 5.0),
+    # never numbers
+    ("12,000", None, None), ("1e999", None, None), ("inf", None, None), ("-Infinity", None, None),
+    ("nan", None, None), ("NaN", ".", None), ("1,23,456", None, None), ("1.234.5", None, None),
+    ("1,234,5", ",", None), ("12 5", None, None), ("0x1A", None, None), ("1_000", None, None),
+])
+def test_parse_number_thousands_and_non_finite(raw, decimal, want):
+    from svcresearch.codebook import parse_number
+    got = parse_number(pd.Series([raw]), decimal=decimal).iloc[0]
+    assert (pd.isna(got) if want is None else got == want), got
+
+
+def test_parse_number_infers_the_mark_from_the_column():
+    from svcresearch.codebook import parse_number
+    assert parse_number(pd.Series(["12,000", "3.5"])).tolist() == [12000.0, 3.5]  # a '.' column
+    assert parse_number(pd.Series(["12,000", "3,5"])).tolist() == [12.0, 3.5]     # a ',' column
+    with pytest.raises(ValueError, match="`decimal` must be one of"):
+        parse_number(pd.Series(["1"]), decimal=";")
+
+
+def test_normalise_numbers_report_unknown_code():
+    from svcresearch.codebook import normalise
+    cb = load_codebook()
+    r = normalise(pd.Series(["12,000", "1e999", "inf", "2,5", "1,234.5"]), cb["wait_min"], cb, decimal=".")
+    assert r.values.tolist()[3] == 2.5
+    # 12000 and 1234.5 minutes parse as numbers and are out of the codebook's range [0, 240]
+    assert r.problem.tolist() == ["out_of_range", "unknown_code", "unknown_code", pd.NA, "out_of_range"]
+
+
+def test_read_info_decimal_ignores_ambiguous_thousands(tmp_path):
+    from svcresearch.io import read_table
+    p = tmp_path / "n.csv"
+    p.write_text("id,amount\n1,\"12,000\"\n2,\"13,500\"\n3,2.5\n", encoding="utf-8")
+    assert read_table(p).attrs["read_info"]["decimal"] == "."
+
+
+# -------------------------------------------------------------------------------------------- dates
+@pytest.mark.parametrize("raw", ["22.11.1026 14.05", "1000-01-01", "2.3.2150", "1899-12-31 23:59"])
+def test_dates_outside_1900_2100_are_unparseable_time(raw):
+    from svcresearch.codebook import normalise
+    cb = load_codebook()
+    r = normalise(pd.Series([raw, "1900-01-01", "31.12.2100 23.59"]), cb["start_time"], cb)
+    assert r.problem.tolist() == ["unparseable_time", pd.NA, pd.NA]
+
+
+def test_excel_serial_only_when_the_column_is_xlsx_numbers():
+    from svcresearch.codebook import normalise
+    cb = load_codebook()
+    raw = pd.Series(["46083.43", "2026-03-02 10:15"])
+    text = normalise(raw, cb["start_time"], cb)
+    assert text.problem.tolist() == ["unparseable_time", pd.NA]
+    xlsx = normalise(raw, cb["start_time"], cb, excel_serials=True)
+    assert xlsx.values.tolist() == [pd.Timestamp("2026-03-02 10:19:12"), pd.Timestamp("2026-03-02 10:15")]
+
+
+# ------------------------------------------------------------------------- xlsx formulas and numbers
+def test_xlsx_formulas_without_cached_values_are_reported(tmp_path):
+    import openpyxl
+
+    from svcresearch.io import read_table
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "coding"
+    ws.append(["Sheet of 2026"])  # a note row above the header
+    ws.append(["encounter_id", "wait_min", "start"])
+    ws.append(["ENC-000001", 3, 46083.43])
+    ws.append(["ENC-000002", "=B3*2", 46084.5])   # openpyxl writes formulas without cached values
+    ws.append(["ENC-000003", "=SUM(B3:B4)", 46085])
+    p = tmp_path / "f.xlsx"
+    wb.save(p)
+    df = read_table(p)
+    assert df["wait_min"].isna().tolist() == [False, True, True]
+    info = df.attrs["read_info"]
+    assert info["formula_cells_without_value"] == {"count": 2, "first_cells": ["coding!B4", "coding!B5"]}
+    assert df.attrs["formula_cells_without_value"] == [
+        {"sheet": "coding", "row": 4, "column": "wait_min", "cell": "B4"},
+        {"sheet": "coding", "row": 5, "column": "wait_min", "cell": "B5"}]
+    assert info["excel_numeric_columns"] == ["wait_min", "start"]
+
+
+def test_xlsx_formula_with_cached_value_is_its_value(tmp_path):
+    import zipfile
+
+    import openpyxl
+
+    from svcresearch.io import read_table
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["id", "v"])
+    ws.append(["a", "=1+1"])
+    src, p = tmp_path / "src.xlsx", tmp_path / "cached.xlsx"
+    wb.save(src)
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(p, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<f>1+1</f><v></v>", b"<f>1+1</f><v>2</v>").replace(
+                    b"<f>1+1</f></c>", b"<f>1+1</f><v>2</v></c>")
+                assert b"<v>2</v>" in data
+            zout.writestr(item, data)
+    df = read_table(p)
+    assert df["v"].tolist() == ["2"]
+    assert "formula_cells_without_value" not in df.attrs["read_info"]
