@@ -38,6 +38,10 @@ test: $(STAMP) git-filter ## Run the whole test suite (includes headless noteboo
 benchmark: $(STAMP) ## Run the speed benchmarks in benchmarks/ (slow; not part of the tests)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+.PHONY: recovery
+recovery: $(STAMP) ## Parameter recovery: 1,000 replicated default studies -> reports/tables/parameter_recovery.csv (resumable; hours)
+	$(BIN)/python -m svcresearch.recovery --replications $(or $(REPLICATIONS),1000)
+
 default-study: $(STAMP) ## Regenerate the simulated default study in data/raw (seed 20261122)
 	$(BIN)/svcresearch simulate --encounters 2400 --seed 20261122 --out data/raw --force
 
