@@ -93,8 +93,10 @@ def matrix_power(matrix: np.ndarray, power: float) -> np.ndarray:
     Returns
     -------
     array (q, q)
-        Row-stochastic matrix; ValueError when a fractional power is not a probability matrix
-        (an eigenvalue <= 0, or negative entries), the check of R's ``simex::check.mc.matrix``.
+        Row-stochastic matrix. ValueError when an eigenvalue is not real and positive (errors
+        of one half or more). When the power has negative entries (``Pi`` is not embeddable,
+        R's ``simex::check.mc.matrix`` fails), the power of the nearest embeddable matrix is
+        returned (JLT generator, as ``simex::build.mc.matrix(method = "jlt")``).
     """
     M = np.asarray(matrix, dtype=float)
     if float(power).is_integer():
@@ -105,8 +107,15 @@ def matrix_power(matrix: np.ndarray, power: float) -> np.ndarray:
                          f"fractional power needs real positive eigenvalues (errors below one half).")
     out = (vecs.real * vals.real ** power) @ np.linalg.inv(vecs.real)
     if out.min() < -1e-8:
-        raise ValueError(f"the misclassification matrix to the power {power} has negative entries; "
-                         f"MC-SIMEX cannot use it (see simex::check.mc.matrix).")
+        # not embeddable (some fractional power is not a probability matrix): use the nearest
+        # generator (Jarrow, Lando & Turnbull 1997: negative off-diagonal rates of log(Pi) set to
+        # zero), as R's simex::build.mc.matrix(method = "jlt") does
+        from scipy.linalg import expm, logm
+
+        Q = np.real(logm(M))
+        off = np.clip(Q - np.diag(np.diag(Q)), 0.0, None)
+        Q = off - np.diag(off.sum(axis=1))
+        out = expm(power * Q)
     out = np.clip(out, 0.0, None)
     return out / out.sum(axis=1, keepdims=True)
 
@@ -649,18 +658,21 @@ def consensus_codes(data: pd.DataFrame, coding_long: pd.DataFrame, *, misclassif
         part = cl.loc[cl["behaviour"].astype(str).eq(b).to_numpy()].drop_duplicates(subset=[unit, rater])
         pos = {lv: i for i, lv in enumerate(ce.levels)}
         cat = part["value"].astype(str).map(pos)
-        part = part.loc[cat.notna().to_numpy()]
-        cat = cat.dropna().astype(int)
-        cnt = pd.crosstab(part[unit], cat).reindex(columns=range(ce.q), fill_value=0)
-        rows = cnt.reindex(out[unit].to_numpy())
-        k = rows.sum(axis=1).fillna(0).to_numpy(dtype=int)
+        ok = cat.notna().to_numpy()
+        unit_pos = pd.Index(out[unit]).get_indexer(part[unit].to_numpy()[ok])
+        inside = unit_pos >= 0
+        vals = np.zeros((len(out), ce.q), dtype=np.int64)
+        np.add.at(vals, (unit_pos[inside], cat.to_numpy()[ok][inside].astype(int)), 1)
+        k = vals.sum(axis=1)
         n_codes = np.where(observed, np.maximum(k, 1), 0)
         chosen = np.full(len(out), -1)
-        vals = rows.to_numpy()
-        for kk in sorted(set(k[(k >= 2) & observed])):
+        base = int(k.max()) + 1 if len(k) else 1
+        keys = vals @ (base ** np.arange(ce.q))
+        for kk in sorted(set(k[(k >= 2) & observed].tolist())):
             rule = ce.consensus_rule(int(kk))
+            lookup = {int(np.dot(c, base ** np.arange(ce.q))): lv for c, lv in rule.items()}
             sel = np.flatnonzero((k == kk) & observed)
-            chosen[sel] = [rule[tuple(int(v) for v in vals[i])] for i in sel]
+            chosen[sel] = pd.Series(keys[sel]).map(lookup).to_numpy(dtype=int)
         change = chosen >= 0
         if change.any():
             new = np.asarray(ce.levels, dtype=object)[chosen[change]]
