@@ -230,10 +230,11 @@ def test_hypotheses_table_has_the_studys_own_claims(run):
     d["warmth_high"] = (d["warmth"] == "high").astype(float)
     d["call"] = (d["service_mode"] == "call").astype(float)
     ref = smf.mixedlm("recommend ~ uses_name + humour + open_question + checks_understanding + warmth_some"
-                      " + warmth_high + call + busy", d, groups=d["pharmacist"]).fit(reml=True)
+                      " + warmth_high + call + busy + open_question:busy", d, groups=d["pharmacist"]).fit(reml=True)
     assert row.at["P1", "n"] == len(d)
     assert row.at["P1", "estimate"] == pytest.approx(ref.params["uses_name"], abs=2e-3)
     assert row.at["P3", "estimate"] == pytest.approx(ref.params["warmth_high"] - ref.params["warmth_some"], abs=2e-3)
+    assert row.at["P5", "estimate"] == pytest.approx(ref.params["open_question:busy"], abs=2e-3)
 
 
 def test_the_notebooks_report_the_studys_hypotheses(run):
