@@ -63,7 +63,7 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path):
     assert sorted(da) == sorted(STUDY_FILES)
     assert da == db
     differing = [f for f in da if da[f] != dc[f]]
-    assert set(differing) >= set(STUDY_FILES) - {"codebook.yaml"}
+    assert set(differing) >= set(STUDY_FILES) - {"codebook.yaml", "hypotheses.yaml"}
 
 
 def test_committed_default_study_equals_a_fresh_regeneration(tmp_path):
@@ -115,8 +115,9 @@ def test_files_columns_and_formats_match_the_layout(study):
     assert meta.variable_value_labels["tell_others"] == {1.0: "yes", 0.0: "no"}
     study_yaml = (out / "study.yaml").read_text(encoding="utf-8")
     for f in STUDY_FILES:
-        if f not in ("study.yaml", "codebook.yaml", "ground_truth.json"):
+        if f not in ("study.yaml", "codebook.yaml", "ground_truth.json", "hypotheses.yaml"):
             assert f"path: {f}" in study_yaml
+    assert "hypotheses: hypotheses.yaml" in study_yaml
     assert (out / "codebook.yaml").read_bytes() == \
         (ROOT / "svcresearch" / "simulate" / "resources" / "codebook.yaml").read_bytes()
     assert b"\r\n" in (out / "boris" / "video_tabular.csv").read_bytes()[:2000]
