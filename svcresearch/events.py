@@ -68,8 +68,8 @@ def validate_events(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         Reasons, checked in this order (an event gets the first that applies):
 
         ``unparseable_time``
-            a time cell that is not a number (``value`` is the original text), or a POINT
-            event / a STATE event without any time;
+            a time cell that is not a number (``value`` is the original text), a time that is
+            infinite or negative, or a POINT event / a STATE event without any time;
         ``unpaired_event``
             a STATE START without STOP (``column`` ``stop_s``) or STOP without START
             (``column`` ``start_s``);
@@ -119,6 +119,14 @@ def validate_events(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     none_time = np.isnan(start) & np.isnan(stop)
     mark(has_unparsed, "unparseable_time", "time", lambda i: unparsed[i],
          lambda i, w: f"time {unparsed[i]!r} of {w} is not a number")
+    # a time is finite and not negative (media time); inf or -5 cannot be put in order
+    with np.errstate(invalid="ignore"):
+        bad_start = np.isinf(start) | (start < 0)
+        bad_stop = np.isinf(stop) | (stop < 0)
+    mark(bad_start, "unparseable_time", "start_s", lambda i: _fmt(start[i]),
+         lambda i, w: f"start {_fmt(start[i])} s of {w} is not a finite, non-negative time")
+    mark(bad_stop, "unparseable_time", "stop_s", lambda i: _fmt(stop[i]),
+         lambda i, w: f"stop {_fmt(stop[i])} s of {w} is not a finite, non-negative time")
     mark((~is_state & np.isnan(start)) | (is_state & none_time), "unparseable_time", "start_s",
          lambda i: "NA", lambda i, w: f"{w} has no time")
     mark(is_state & ~np.isnan(start) & np.isnan(stop), "unpaired_event", "stop_s",

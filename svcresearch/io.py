@@ -913,13 +913,23 @@ def _is_boris_header(cells: list[str]) -> bool:
     return "Behavior" in s and "Subject" in s and ("Status" in s or "Behavior type" in s)
 
 
+# A BORIS time: seconds written as a plain decimal number (BORIS writes e.g. 12.345 or 1e-05).
+_BORIS_TIME = r"[+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?"
+
+
 def _to_seconds(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """Floats from BORIS time cells; ``NA``/blank are missing; returns (float array, unparseable mask)."""
+    """Floats from BORIS time cells; ``NA``/blank are missing; returns (float array, unparseable mask).
+
+    A time is a finite, non-negative decimal number; anything else (text, ``inf``,
+    ``Infinity``, ``nan``, ``1e999``, a negative time) is unparseable: NaN with the mask set.
+    """
     s = values.astype(_STRING).str.strip()
-    missing = s.isna() | s.isin(list(_BORIS_NA))
-    num = pd.to_numeric(s.where(~missing), errors="coerce").astype("float64")
-    bad = num.isna() & ~missing
-    return num.to_numpy(dtype=float, na_value=np.nan), bad
+    missing = (s.isna() | s.isin(list(_BORIS_NA))).to_numpy(dtype=bool)
+    ok = s.str.fullmatch(_BORIS_TIME).fillna(False).to_numpy(dtype=bool)
+    num = pd.to_numeric(s.where(ok), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    num = np.where(np.isfinite(num), num, np.nan)  # a new array: pandas may hand out read-only views
+    bad = np.isnan(num) & ~missing
+    return num, pd.Series(bad, index=values.index)
 
 
 def _clean_modifiers(text: str) -> str:
@@ -1026,11 +1036,43 @@ def _boris_frame(header: list[str], frame: pd.DataFrame, lines: np.ndarray, shee
     obs_dur = _first_number(frame[dur_col]) if dur_col else np.full(len(frame), meta_duration)
     kind = frame[type_col].fillna("").str.strip().str.upper()
     allowed = ("START", "STOP", "POINT") if layout == "tabular" else ("STATE", "POINT")
-    wrong = ~kind.isin(allowed)
+    wrong = ~kind.isin(allowed).to_numpy(dtype=bool)
+    if wrong.all():
+        raise InputError(f"row {lines[0]} has {names[int(type_col[3:])]!r} {frame[type_col].iloc[0]!r}; "
+                         f"expected one of {', '.join(allowed)}", file=p)
+    garbage = None
     if wrong.any():
-        i = int(np.flatnonzero(wrong.to_numpy())[0])
-        raise InputError(f"row {lines[i]} has {names[int(type_col[3:])]!r} "
-                         f"{frame[type_col].iloc[i]!r}; expected one of {', '.join(allowed)}", file=p)
+        # a row that is not an event (a stray note, a pasted line): returned with no time and its
+        # text in unparsed_time, so validate_events quarantines it (unparseable_time) and the
+        # rest of the file is read
+        cells = frame.loc[wrong].fillna("")
+        text = cells.iloc[:, 0].str.strip()
+        for c in cells.columns[1:]:
+            text = text.str.cat(cells[c].str.strip(), sep="\t")
+        garbage = pd.DataFrame({
+            "observation_id": obs[wrong].fillna("").str.strip().astype(_STRING).to_numpy(),
+            "subject": cells[col("Subject")].str.strip().astype(_STRING).to_numpy(),
+            "behavior": cells[col("Behavior")].str.strip().astype(_STRING).to_numpy(),
+            "modifiers": pd.Series([""] * int(wrong.sum()), dtype=_STRING).to_numpy(),
+            "observation_duration_s": np.asarray(obs_dur, dtype=float)[wrong],
+            "source_row": np.asarray(lines, dtype=np.int64)[wrong],
+            "source_sheet": np.asarray(sheets, dtype=object)[wrong],
+            "behavior_type": "POINT", "start_s": np.nan, "stop_s": np.nan,
+            "unparsed_time": pd.array(text.str.strip("\t").replace("", "(blank)").to_numpy(), dtype=_STRING),
+        })
+        keep = ~wrong
+        frame, kind = frame.loc[keep].reset_index(drop=True), kind.loc[keep].reset_index(drop=True)
+        obs = obs[keep].reset_index(drop=True)
+        lines, sheets = np.asarray(lines)[keep], np.asarray(sheets, dtype=object)[keep]
+        obs_dur = np.asarray(obs_dur, dtype=float)[keep]
+    events = _boris_events(frame, kind, obs, obs_dur, lines, sheets, layout=layout, col=col, modifiers=modifiers)
+    if garbage is None:
+        return events
+    return pd.concat([events, garbage.astype({"behavior_type": _STRING})], ignore_index=True)
+
+
+def _boris_events(frame, kind, obs, obs_dur, lines, sheets, *, layout, col, modifiers) -> pd.DataFrame:
+    """Events of rows whose type cell is valid (see :func:`_boris_frame`)."""
     base = pd.DataFrame({
         "observation_id": obs.fillna("").str.strip().astype(_STRING),
         "subject": frame[col("Subject")].fillna("").str.strip().astype(_STRING),
@@ -1191,36 +1233,71 @@ def _read_boris_tables(p: Path) -> pd.DataFrame:
     return pd.concat(segments, ignore_index=True)
 
 
+#: Largest .boris project read (BORIS projects of a study are a few MB).
+MAX_BORIS_PROJECT_BYTES = 200 * 1024 * 1024
+
+
 def _read_boris_project(p: Path) -> pd.DataFrame:
+    """A ``.boris`` project; any malformed part is one InputError line naming the file."""
+    if p.stat().st_size > MAX_BORIS_PROJECT_BYTES:
+        raise InputError(f"is larger than {MAX_BORIS_PROJECT_BYTES // (1024 * 1024)} MB; expected a .boris "
+                         "project file saved by BORIS", file=p)
     try:
         project = json.loads(p.read_bytes().decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"is not a BORIS project (invalid JSON: {err}); expected a .boris file saved by BORIS",
                          file=p) from None
+    except RecursionError:
+        raise InputError("is not a BORIS project (JSON nested too deeply); expected a .boris file saved by "
+                         "BORIS", file=p) from None
+    try:
+        return _boris_project_events(project, p)
+    except InputError:
+        raise
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError) as err:
+        what = " ".join(str(err).split())[:120]
+        raise InputError(f"is not a usable BORIS project ({type(err).__name__}: {what}); expected a .boris "
+                         "file saved by BORIS (observations with lists of events, an ethogram in "
+                         "behaviors_conf)", file=p) from None
+
+
+def _boris_project_events(project: Any, p: Path) -> pd.DataFrame:
     if not isinstance(project, dict) or "observations" not in project or "behaviors_conf" not in project:
         raise InputError("is not a BORIS project (no 'observations' or 'behaviors_conf'); expected a .boris "
                          "file saved by BORIS", file=p)
+    for key in ("observations", "behaviors_conf"):
+        if not isinstance(project[key] or {}, dict):
+            raise InputError(f"is not a BORIS project ('{key}' is a {type(project[key]).__name__}); expected "
+                             "a mapping as BORIS saves it", file=p)
     types = {}
     for b in (project["behaviors_conf"] or {}).values():
+        if not isinstance(b, dict):
+            raise InputError(f"is not a BORIS project (an ethogram entry is {type(b).__name__}); expected "
+                             "a mapping with 'code' and 'type'", file=p)
         code = str(b.get("code", "")).strip()
         types[code] = "STATE" if "state" in str(b.get("type", "")).lower() else "POINT"
     recs = []
     for obs_id, obs in (project["observations"] or {}).items():
+        if not isinstance(obs, dict) or not isinstance(obs.get("events", []) or [], list):
+            raise InputError(f"observation {str(obs_id)[:80]!r} is not a BORIS observation; expected a "
+                             "mapping with a list of 'events'", file=p)
         length = np.nan
         media = obs.get("media_info", {}) or {}
         files = obs.get("file", {})
-        if str(obs.get("type", "")).upper() == "MEDIA" and isinstance(files, dict):
+        if str(obs.get("type", "")).upper() == "MEDIA" and isinstance(files, dict) and isinstance(media, dict):
             lengths = media.get("length", {}) or {}
             player1 = files.get("1", []) or []
-            if player1 and all(f in lengths for f in player1):
-                length = float(sum(float(lengths[f]) for f in player1))
+            if isinstance(lengths, dict) and isinstance(player1, list) and player1 and \
+                    all(isinstance(f, str) and f in lengths for f in player1):
+                total, _bad = _to_seconds(pd.Series([str(lengths[f]) for f in player1], dtype=_STRING))
+                length = float(total.sum()) if not np.isnan(total).any() else np.nan
         for i, e in enumerate(obs.get("events", []) or [], start=1):
             if not isinstance(e, (list, tuple)) or len(e) < 3:
-                raise InputError(f"observation {obs_id!r} event {i} is {e!r}; expected [time, subject, "
-                                 "behavior, modifier, comment]", file=p)
+                raise InputError(f"observation {str(obs_id)[:80]!r} event {i} is {str(e)[:80]!r}; expected "
+                                 "[time, subject, behavior, modifier, comment]", file=p)
             behavior = str(e[2]).strip()
             if behavior not in types:
-                raise InputError(f"observation {obs_id!r} event {i} has behavior {behavior!r} that is not in "
+                raise InputError(f"observation {str(obs_id)[:80]!r} event {i} has behavior {behavior[:80]!r} that is not in "
                                  f"the ethogram ({', '.join(map(repr, types))}); expected an ethogram behavior",
                                  file=p)
             recs.append((str(obs_id), str(e[1]).strip() or "No focal subject", behavior,

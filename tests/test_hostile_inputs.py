@@ -5,6 +5,8 @@ into a quarantine entry, a field in ``read_info``, or one InputError line naming
 """
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -296,3 +298,110 @@ def test_xlsx_formula_with_cached_value_is_its_value(tmp_path):
     df = read_table(p)
     assert df["v"].tolist() == ["2"]
     assert "formula_cells_without_value" not in df.attrs["read_info"]
+
+
+# -------------------------------------------------------------------------------------------- BORIS
+_TAB_HEADER = ("Observation id,Observation date,Description,Observation duration,Observation type,Source,"
+               "Media duration (s),FPS,Subject,Behavior,Behavioral category,Modifier #1,Behavior type,Time,"
+               "Media file name,Image index,Image file path,Comment")
+
+
+def _tab_row(obs, behavior, kind, time):
+    return (f"{obs},2026-03-02 10:15:00,,60.0,Media file(s),player #1:a.mp4,60.0,25.00,employee,{behavior},"
+            f"nonverbal,,{kind},{time},a.mp4,1,NA,")
+
+
+def test_boris_garbage_row_is_quarantined_not_fatal(tmp_path):
+    from svcresearch.events import validate_events
+    from svcresearch.io import read_boris
+    lines = [_TAB_HEADER, _tab_row("ENC-000001", "smile", "START", "1.0"),
+             "oops this line was pasted here", _tab_row("ENC-000001", "smile", "STOP", "3.5"),
+             _tab_row("ENC-000001", "greeting", "POINT", "0.5")]
+    p = tmp_path / "boris.csv"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ev = read_boris(p)
+    assert len(ev) == 3 and ev["source_row"].tolist() == [2, 3, 5]
+    bad = ev[ev["source_row"] == 3].iloc[0]
+    assert bad["unparsed_time"] == "oops this line was pasted here" and pd.isna(bad["start_s"])
+    valid, quarantine = validate_events(ev)
+    assert valid["behavior"].tolist() == ["smile", "greeting"] and valid["duration_s"].iloc[0] == 2.5
+    assert quarantine[["row", "reason", "value"]].values.tolist() == [
+        [3, "unparseable_time", "oops this line was pasted here"]]
+
+
+def test_boris_file_of_only_garbage_is_one_line(tmp_path):
+    from svcresearch.io import read_boris
+    p = tmp_path / "boris.csv"
+    p.write_text(_TAB_HEADER + "\n" + _tab_row("E1", "smile", "MAYBE", "1") + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"boris.csv: row 2 has 'Behavior type' 'MAYBE'; expected one of "
+                                         r"START, STOP, POINT"):
+        read_boris(p)
+
+
+@pytest.mark.parametrize("time", ["1e999", "Infinity", "-inf", "nan", "-2.5", "0x10", "12s"])
+def test_boris_non_finite_or_negative_times_are_unparseable(tmp_path, time):
+    from svcresearch.events import validate_events
+    from svcresearch.io import read_boris
+    p = tmp_path / "boris.csv"
+    p.write_text("\n".join([_TAB_HEADER, _tab_row("E1", "greeting", "POINT", time),
+                            _tab_row("E1", "greeting", "POINT", "2")]) + "\n", encoding="utf-8")
+    ev = read_boris(p)
+    assert ev["unparsed_time"].tolist()[0] == time and pd.isna(ev["start_s"].iloc[0])
+    valid, quarantine = validate_events(ev)
+    assert len(valid) == 1 and quarantine["reason"].tolist() == ["unparseable_time"]
+
+
+def test_validate_events_refuses_infinite_and_negative_times():
+    from svcresearch.events import validate_events
+    ev = pd.DataFrame({"observation_id": ["o"] * 4, "subject": ["s"] * 4, "behavior": ["a", "b", "c", "d"],
+                       "behavior_type": ["STATE", "STATE", "POINT", "STATE"],
+                       "start_s": [0.0, -1.0, float("inf"), 1.0], "stop_s": [float("inf"), 2.0, float("inf"), 2.0]})
+    valid, quarantine = validate_events(ev)
+    assert valid["behavior"].tolist() == ["d"]
+    assert quarantine[["column", "reason"]].values.tolist() == [
+        ["stop_s", "unparseable_time"], ["start_s", "unparseable_time"], ["start_s", "unparseable_time"]]
+
+
+def _project(observations, behaviors=None):
+    return {"behaviors_conf": behaviors if behaviors is not None else
+            {"0": {"code": "smile", "type": "State event"}, "1": {"code": "greeting", "type": "Point event"}},
+            "observations": observations}
+
+
+@pytest.mark.parametrize("project, expected", [
+    (_project([["o1"]]), r"is not a BORIS project \('observations' is a list\); expected a mapping"),
+    (_project({"o1": {"events": "not a list"}}), r"observation 'o1' is not a BORIS observation"),
+    (_project({"o1": {"events": [[1.0, "", "smile", ""], 5]}}), r"observation 'o1' event 2 is '5'"),
+    (_project({"o1": {"events": []}}, behaviors={"0": "smile"}), r"an ethogram entry is str"),
+    (_project({"o1": {"events": [[1.0, "", "wave", ""]]}}), r"behavior 'wave' that is not in the ethogram"),
+    ([1, 2, 3], r"no 'observations' or 'behaviors_conf'"),
+])
+def test_boris_project_wrong_types_are_one_line(tmp_path, project, expected):
+    import json
+
+    from svcresearch.io import read_boris
+    p = tmp_path / "x.boris"
+    p.write_text(json.dumps(project), encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        read_boris(p)
+    assert "x.boris" in str(exc.value) and "\n" not in str(exc.value)
+    assert re.search(expected, str(exc.value)), str(exc.value)
+
+
+def test_boris_project_deep_nesting_and_non_numeric_times(tmp_path):
+    import json
+
+    from svcresearch.events import validate_events
+    from svcresearch.io import read_boris
+    p = tmp_path / "deep.boris"
+    p.write_text('{"observations": ' + "[" * 100_000 + "]" * 100_000 + ', "behaviors_conf": {}}', encoding="utf-8")
+    with pytest.raises(InputError, match=r"deep.boris: is not a BORIS project \(JSON nested too deeply\)"):
+        read_boris(p)
+    p = tmp_path / "times.boris"
+    events = [["abc", "", "greeting", ""], [1e999, "", "greeting", ""], [-3, "", "greeting", ""],
+              [2.0, "", "greeting", ""], [[1, 2], "", "greeting", ""]]
+    p.write_text(json.dumps(_project({"o1": {"events": events}})), encoding="utf-8")
+    ev = read_boris(p)
+    assert ev["unparsed_time"].tolist() == ["abc", "inf", "-3", pd.NA, "[1, 2]"]
+    valid, quarantine = validate_events(ev)
+    assert valid["start_s"].tolist() == [2.0] and len(quarantine) == 4
