@@ -69,8 +69,8 @@ __all__ = ["CodeErrors", "Misclassification", "estimate_misclassification", "con
            "validation_from_columns", "matrix_power", "attenuation", "STRUCTURES"]
 
 STRUCTURES = ("symmetric", "general")
-_EM_MAX_ITER = 2000
-_EM_TOL = 1e-10
+_EM_MAX_ITER = 5000
+_EM_TOL = 1e-11
 
 
 class MisclassificationWarning(UserWarning):
@@ -331,7 +331,7 @@ def _em(counts: np.ndarray, truth: np.ndarray, W: np.ndarray, structure: str, st
     known = truth >= 0
     onehot = np.zeros((n_pat, q))
     onehot[known, truth[known]] = 1.0
-    ll_old = np.full(B, -np.inf)
+    pi_old, P_old = pi.copy(), P.copy()
     for _ in range(_EM_MAX_ITER):
         with np.errstate(divide="ignore"):
             logP = np.log(np.clip(P, 1e-300, None))
@@ -347,9 +347,10 @@ def _em(counts: np.ndarray, truth: np.ndarray, W: np.ndarray, structure: str, st
             P = m / np.clip(m.sum(axis=2, keepdims=True), 1e-300, None)
         else:
             P = _symmetric_mstep(m, P)
-        if np.all(np.abs(ll - ll_old) < _EM_TOL * (1 + np.abs(ll))):
+        change = max(float(np.max(np.abs(pi - pi_old))), float(np.max(np.abs(P - P_old))))
+        if change < _EM_TOL:
             break
-        ll_old = ll
+        pi_old, P_old = pi, P
     return pi, P, ll
 
 
