@@ -244,67 +244,153 @@ def _check_finite_design(X: pd.DataFrame) -> None:
 # ------------------------------------------------------------------------------------------------
 @dataclass
 class Scaling:
-    """Per-column centre and scale of a design matrix: ``X_std = (X - center) / scale``.
+    """An affine map of the design the fitters estimate on: ``X_fit = ((X - center) / scale) @ A``.
 
-    The fitters estimate on ``X_std`` (every non-constant column with mean 0 and standard
-    deviation 1) so that predictors in epoch seconds or multiplied by 1e6 are numerically as
-    easy as any other, and map the estimates back with :meth:`jacobian` (the map is linear, so
-    estimates *and* covariances transform exactly: ``V = T V_std T'``). Columns are centred only
-    when the model has an intercept or thresholds to absorb the shift; constant columns (the
-    intercept) are left alone.
+    ``center``/``scale`` make every non-constant column mean 0 and standard deviation 1, so
+    that predictors in epoch seconds or multiplied by 1e6 are numerically as easy as any other;
+    ``A`` (optional, see :meth:`whitened`) then decorrelates the columns, so that collinear
+    columns such as ``b`` and ``t:b`` for a time stamp ``t`` far from 0 are too. The fitters
+    map the estimates back with :meth:`jacobian`: the map is linear, so estimates *and*
+    covariances transform exactly (``params = T params_fit``, ``V = T V_fit T'``) and the
+    maximum-likelihood fit is the same model. Columns are centred only when the model has an
+    intercept or thresholds to absorb the shift; constant columns (the intercept) are left alone.
     """
 
     center: np.ndarray
     scale: np.ndarray
+    A: np.ndarray | None = None
 
     def apply(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.center) / self.scale
+        Z = (X - self.center) / self.scale
+        return Z if self.A is None else Z @ self.A
+
+    @property
+    def coef_map(self) -> np.ndarray:
+        """``M`` with ``beta = M @ beta_fit`` for the design-column coefficients."""
+        M = np.diag(1.0 / self.scale)
+        return M if self.A is None else M @ self.A
+
+    def to_fit(self, beta: np.ndarray) -> np.ndarray:
+        """Coefficients on the fitting scale, ``M^-1 beta`` (for start values)."""
+        return np.linalg.solve(self.coef_map, beta)
 
     def jacobian(self, *, n_thresholds: int = 0, intercept: int | None = None,
                  n_extra: int = 0) -> np.ndarray:
-        """Matrix ``T`` with ``params = T @ params_std``.
+        """Matrix ``T`` with ``params = T @ params_fit``.
 
         Parameters are laid out as ``[thresholds (n_thresholds), one per design column,
-        extra (n_extra, e.g. log sigma, unchanged)]``. Thresholds enter as ``theta - x'beta``
-        (``theta = theta_std + sum(center / scale * beta_std)``); an intercept column at index
-        ``intercept`` enters as ``b0 + x'beta`` (``b0 = b0_std - sum(center / scale * beta_std)``).
+        extra (n_extra, e.g. log sigma, unchanged)]``. With ``beta = M beta_fit``: thresholds
+        enter as ``theta - x'beta``, so ``theta = theta_fit + center'M beta_fit``; an intercept
+        column at index ``intercept`` enters as ``b0 + x'beta``, so
+        ``b0 = b0_fit - center'M beta_fit`` (the intercept's own centre is 0).
         """
         k = len(self.scale)
         P = n_thresholds + k + n_extra
         T = np.eye(P)
-        shift = self.center / self.scale
+        M = self.coef_map
+        shift = self.center @ M
         cols = slice(n_thresholds, n_thresholds + k)
-        T[n_thresholds + np.arange(k), n_thresholds + np.arange(k)] = 1.0 / self.scale
+        T[cols, cols] = M
         if n_thresholds:
             T[:n_thresholds, cols] = shift[None, :]
         if intercept is not None:
-            T[n_thresholds + intercept, cols] = -shift
-            T[n_thresholds + intercept, n_thresholds + intercept] = 1.0
+            row = -shift
+            row[intercept] += 1.0
+            T[n_thresholds + intercept, cols] = row
         return T
+
+    def whitened(self, Xd: np.ndarray, *, weights: np.ndarray | None = None) -> tuple[Scaling, np.ndarray]:
+        """Add a decorrelating ``A`` to a diagonal scaling; return it and ``X_fit``.
+
+        ``Xd = self.apply(X)`` (centred and scaled). ``A`` = inverse transposed Cholesky factor
+        of the weighted cross-product of the non-constant columns (identity on constant ones),
+        so those columns of ``X_fit`` are orthonormal. Call after the rank check: a singular
+        cross-product keeps the diagonal scaling.
+        """
+        n, k = Xd.shape
+        v = np.flatnonzero(np.ptp(Xd, axis=0) > 0) if n else np.zeros(0, dtype=int)
+        if len(v) < 2:
+            return self, Xd
+        w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+        Xv = Xd[:, v]
+        C = (Xv * (w / w.sum())[:, None]).T @ Xv
+        try:
+            L = np.linalg.cholesky(C)
+            Av = np.linalg.inv(L).T
+        except np.linalg.LinAlgError:
+            return self, Xd
+        if not np.all(np.isfinite(Av)):
+            return self, Xd
+        A = np.eye(k)
+        A[np.ix_(v, v)] = Av
+        X_fit = Xd.copy()
+        X_fit[:, v] = Xv @ Av
+        return Scaling(self.center, self.scale, A), X_fit
 
 
 def standardize(X: np.ndarray, *, weights: np.ndarray | None = None, centre: bool = True) -> Scaling:
-    """Centre and scale of every column of ``X`` (weighted by frequency ``weights``).
+    """Centre (weighted mean) and scale (weighted standard deviation) of every column of ``X``.
 
-    Constant columns get centre 0 and scale 1. The scale is computed on ``X / max|X|`` so that
-    values near the float limits do not overflow.
+    ``weights`` are frequency weights. Constant columns (the intercept) get centre 0 and scale 1.
+    Columns whose sums overflow (values near the float limit) are measured on ``X / max|X|``.
+    """
+    n, k = X.shape
+    center, scale = np.zeros(k), np.ones(k)
+    if k == 0 or n == 0:
+        return Scaling(center, scale)
+    varying = X.max(axis=0) > X.min(axis=0)
+    if not varying.any():
+        return Scaling(center, scale)
+    V = X if varying.all() else X[:, varying]
+
+    def moments(V):
+        if weights is None:
+            mean = V.mean(axis=0)
+            D = V - mean
+            var = np.einsum("ij,ij->j", D, D) / n
+        else:
+            w = np.asarray(weights, dtype=float)
+            mean = (w @ V) / w.sum()
+            D = V - mean
+            var = np.einsum("i,ij,ij->j", w, D, D) / w.sum()
+        return mean, np.sqrt(var)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, sd = moments(V)
+    bad = ~(np.isfinite(mean) & np.isfinite(sd) & (sd > 0))
+    if bad.any():
+        big = np.max(np.abs(V[:, bad]), axis=0)
+        m_b, sd_b = moments(V[:, bad] / big)
+        mean[bad], sd[bad] = m_b * big, np.where(sd_b > 0, sd_b * big, 1.0)
+    scale[varying] = sd
+    if centre:
+        center[varying] = mean
+    return Scaling(center, scale)
+
+
+def partial_sd(X: np.ndarray, *, weights: np.ndarray | None = None) -> np.ndarray:
+    """Standard deviation of each column of ``X`` after regressing out the others (and a constant).
+
+    ``|beta_j| * partial_sd_j`` is how far column j alone moves the linear predictor, whatever
+    the scale of the column and however collinear it is with the others (e.g. ``b`` and
+    ``t:b`` for a time stamp ``t`` far from 0): the quantity the separation checks judge.
+    Falls back to the plain standard deviations when the covariance matrix is singular.
     """
     k = X.shape[1]
-    center, scale = np.zeros(k), np.ones(k)
-    if k == 0 or X.shape[0] == 0:
-        return Scaling(center, scale)
+    if k == 0:
+        return np.zeros(0)
     w = np.ones(X.shape[0]) if weights is None else np.asarray(weights, dtype=float)
-    wsum = w.sum()
-    big = np.max(np.abs(X), axis=0)
-    big[big == 0] = 1.0
-    Xn = X / big
-    mean_n = (w @ Xn) / wsum
-    sd_n = np.sqrt(np.clip((w @ (Xn - mean_n) ** 2) / wsum, 0.0, None))
-    varying = sd_n > 1e-13 * np.max(np.abs(Xn), axis=0).clip(min=1e-300)
-    scale[varying] = (sd_n * big)[varying]
-    if centre:
-        center[varying] = (mean_n * big)[varying]
-    return Scaling(center, scale)
+    mean = (w @ X) / w.sum()
+    Xc = X - mean
+    cov = (Xc * w[:, None]).T @ Xc / w.sum()
+    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    try:
+        prec = np.diag(np.linalg.inv(cov))
+    except np.linalg.LinAlgError:
+        return sd
+    if not np.all(np.isfinite(prec)) or np.any(prec <= 0):
+        return sd
+    return np.minimum(1.0 / np.sqrt(prec), sd)
 
 
 def _model_matrix(rhs: str, frame: pd.DataFrame):
@@ -329,8 +415,13 @@ def newdata_matrix(model_spec: Any, newdata: Any, columns: list[str]) -> np.ndar
     return mm[columns].to_numpy()
 
 
-def check_full_rank(X: pd.DataFrame, weights: np.ndarray | None = None) -> None:
-    """Raise a ValueError naming the aliased columns when ``X`` is rank deficient."""
+def check_full_rank(X: pd.DataFrame, weights: np.ndarray | None = None, *,
+                    standardized: np.ndarray | None = None) -> None:
+    """Raise a ValueError naming the aliased columns when ``X`` is rank deficient.
+
+    ``standardized`` is ``X`` with its varying columns centred and scaled (what the fitters fit
+    on, ``standardize(X).apply(X)``); passing it saves computing it again.
+    """
     if X.shape[1] == 0:
         return
     Xv = X.to_numpy()
@@ -345,7 +436,10 @@ def check_full_rank(X: pd.DataFrame, weights: np.ndarray | None = None) -> None:
     # space (with an intercept, every constant column lies in the span of the first), but a
     # predictor in epoch seconds or multiplied by 1e6 no longer swamps the rank tolerance.
     varying = ~const
-    Z = standardize(Xv[:, varying]).apply(Xv[:, varying])
+    if standardized is None:
+        Z = standardize(Xv[:, varying]).apply(Xv[:, varying])
+    else:
+        Z = standardized[:, varying]
     rank = int(np.linalg.matrix_rank(np.column_stack([np.ones(len(Xv)), Z])))
     full = X.shape[1] + (0 if "Intercept" in X.columns else 1)
     if rank < full:

@@ -13,7 +13,7 @@ import pandas as pd
 import statsmodels.api as sm
 
 from .._validation import ColumnTypeError, check_confidence, check_option, check_type
-from ._formula import build_design, check_full_rank, split_formula, standardize
+from ._formula import build_design, check_full_rank, partial_sd, split_formula, standardize
 from ._results import ModelResult, tidy_params
 
 METHODS = ("glm", "gee")
@@ -88,14 +88,15 @@ def fit_logistic(data: pd.DataFrame, formula: str, *, cluster: str | None = None
     y = _binary_outcome(design.y, outcome)
     if y.min() == y.max():
         raise ValueError(f"Outcome {outcome!r} takes a single value in the used rows.")
-    check_full_rank(design.X)
     X = design.X.to_numpy(dtype=float)
     terms = list(design.X.columns)
     # fit on centred and scaled predictors, an exact reparametrisation mapped back below (a
     # predictor in epoch seconds or x 1e6 would otherwise look separated or rank deficient)
     icpt = terms.index("Intercept") if "Intercept" in terms else None
     scaling = standardize(X, centre=icpt is not None)
-    Xs = scaling.apply(X)
+    Xd = scaling.apply(X)
+    check_full_rank(design.X, standardized=Xd)
+    scaling, Xs = scaling.whitened(Xd)
     notes = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -120,19 +121,23 @@ def fit_logistic(data: pd.DataFrame, formula: str, *, cluster: str | None = None
     if method == "glm" and clus is not None:
         G = len(design.group_labels)
         vc = vc * G / (G - 1)
-    est_std = np.asarray(res.params)
-    se_std = np.sqrt(np.clip(np.diag(vc), 0, None))
-    # separation shows as absurd effects per standard deviation of a predictor (scale-free)
+    # separation is judged per column on the centred and scaled (not decorrelated) columns
+    A = np.eye(X.shape[1]) if scaling.A is None else scaling.A
+    est_std = A @ np.asarray(res.params)
+    se_std = np.sqrt(np.clip(np.diag(A @ vc @ A.T), 0, None))
+    # separation shows as absurd effects per standard deviation of a predictor net of the others
+    # (scale-free, and collinear columns such as b and t:b are not mistaken for it)
     slopes = np.ones(len(est_std), dtype=bool)
     if icpt is not None:
         slopes[icpt] = False
-    if (np.any(np.abs(est_std[slopes]) > 8) or np.any(se_std[slopes] > 50)
+    psd = partial_sd(Xd[:, slopes])
+    if (np.any(np.abs(est_std[slopes]) * psd > 8) or np.any(se_std[slopes] * psd > 50)
             or np.any(~np.isfinite(se_std)) or (icpt is not None and se_std[icpt] > 1e3)):
         raise ValueError("Complete or quasi-complete separation: some estimates are huge or have "
                          "huge standard errors (a predictor perfectly predicts the outcome); "
                          "check the cross-tabulations and drop or merge that predictor.")
     T = scaling.jacobian(intercept=icpt)
-    est = T @ est_std
+    est = T @ np.asarray(res.params)
     vc = T @ vc @ T.T
     out = LogisticResult(
         params=tidy_params(terms, est, vc, confidence=confidence),

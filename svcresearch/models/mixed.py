@@ -97,24 +97,33 @@ def fit_mixed(data: pd.DataFrame, formula: str, *, groups: str, reml: bool = Tru
     if np.ptp(yv) == 0:
         raise ValueError(f"Outcome {outcome!r} is constant ({yv[0]:g}) in the {design.n_used} rows used; "
                          f"a linear mixed model needs an outcome that varies.")
-    check_full_rank(design.X)
     # fit on centred and scaled predictors (an exact reparametrisation; see _formula.Scaling)
     terms = list(design.X.columns)
     icpt = terms.index("Intercept") if "Intercept" in terms else None
     scaling = standardize(X, centre=icpt is not None)
-    Xs = scaling.apply(X)
-    resid = yv - Xs @ np.linalg.lstsq(Xs, yv, rcond=None)[0]
+    Xd = scaling.apply(X)
+    check_full_rank(design.X, standardized=Xd)
+    scaling, Xs = scaling.whitened(Xd)
+    # least squares on the standardised columns (full rank, so the normal equations are well
+    # conditioned) to see whether the fixed effects leave any residual variance
+    resid = yv - Xs @ np.linalg.solve(Xs.T @ Xs, Xs.T @ yv)
     if resid @ resid <= 1e-12 * float(((yv - yv.mean()) ** 2).sum()):
         raise ValueError(f"Outcome {outcome!r} is fitted exactly by the fixed effects in the used rows "
                          f"(no residual variance); remove the predictor that duplicates the outcome.")
-    fit = _profiled_lmm(Xs, yv, design.groups, n_groups, reml)
+    # with an intercept, centre the outcome too (its mean moves into the intercept): the residual
+    # sum of squares is then not a small difference of large sums
+    y_shift = float(yv.mean()) if icpt is not None else 0.0
+    fit = _profiled_lmm(Xs, yv - y_shift, design.groups, n_groups, reml)
+    if icpt is not None:
+        fit["beta"][icpt] += y_shift
     T = scaling.jacobian(intercept=icpt)
     fit["beta"] = T @ fit["beta"]
     fit["vcov"] = T @ fit["vcov"] @ T.T
     if reml:
         # the restricted likelihood has log|X'V^-1 X| in it, which is not invariant to the
-        # scale of X: log|A| = log|A_std| + 2 sum(log scale); report it for X as given, as lme4
-        fit["loglik"] -= float(np.log(scaling.scale).sum())
+        # parametrisation: X = X_fit T^-1 gives log|X'V^-1 X| = log|X_fit'V^-1 X_fit| - 2 log|det T|;
+        # report it for X as given, as lme4 does
+        fit["loglik"] += float(np.linalg.slogdet(T)[1])
     k = X.shape[1]
     notes = []
     if fit["theta"] < 1e-6:
@@ -164,6 +173,22 @@ def _profiled_lmm(X, y, g, G, reml):
     def deviance(theta):
         return parts(theta)[0]
 
+    def slope(theta):
+        """d deviance / d lambda (lambda = theta^2): the minimum is a root, found to ~eps
+        precision, where the flat deviance itself only pins theta to ~sqrt(eps)."""
+        lam = theta * theta
+        c = lam / (1.0 + n_g * lam)
+        cp = 1.0 / (1.0 + n_g * lam) ** 2          # d c / d lambda
+        A = XtX - (S * c[:, None]).T @ S
+        b = Xty - S.T @ (c * t)
+        beta = np.linalg.solve(A, b)
+        rss = yty - float(c @ (t * t)) - float(b @ beta)
+        r = t - S @ beta
+        out = float((n_g / (1.0 + n_g * lam)).sum()) - dof * float(cp @ (r * r)) / rss
+        if reml:
+            out -= float(cp @ np.einsum("gj,jg->g", S, np.linalg.solve(A, S.T)))
+        return out
+
     grid = np.concatenate([[0.0], np.logspace(-3, 2, 41)])
     devs = [deviance(th) for th in grid]
     i = int(np.argmin(devs))
@@ -175,7 +200,24 @@ def _profiled_lmm(X, y, g, G, reml):
         converged = bool(res.success)
     else:
         theta, converged = float(grid[i]), True
+    if theta > 0:
+        theta = _polish(theta, slope, deviance)
     dev, beta, rss, A = parts(theta)
     sigma2 = rss / dof
     return {"theta": theta, "beta": beta, "sigma2": sigma2, "var_group": theta * theta * sigma2,
             "vcov": sigma2 * np.linalg.inv(A), "loglik": -0.5 * dev, "converged": converged}
+
+
+def _polish(theta, slope, deviance):
+    """Root of the deviance's slope in a narrow bracket around Brent's ``theta`` (kept if none)."""
+    for width in (1e-6, 1e-4, 1e-2):
+        lo, hi = theta * (1 - width), theta * (1 + width)
+        try:
+            s_lo, s_hi = slope(lo), slope(hi)
+        except np.linalg.LinAlgError:
+            return theta
+        if s_lo < 0 < s_hi:
+            root = optimize.brentq(slope, lo, hi, xtol=1e-15 * theta, rtol=4 * np.finfo(float).eps)
+            d0 = deviance(theta)
+            return root if deviance(root) <= d0 + 1e-10 * (1 + abs(d0)) else theta
+    return theta

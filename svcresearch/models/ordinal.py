@@ -34,7 +34,8 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from .._validation import ColumnTypeError, check_confidence, check_number, check_option, check_type
-from ._formula import build_design, check_full_rank, newdata_matrix, split_formula, standardize
+from ._formula import (Scaling, build_design, check_full_rank, newdata_matrix, partial_sd,
+                       split_formula, standardize)
 from ._results import ModelResult, tidy_params
 
 LINKS = ("logit", "probit")
@@ -216,7 +217,10 @@ def _start_thresholds(y, w, n_levels, link):
     return link.ppf(np.clip(cum, 1e-6, 1 - 1e-6))
 
 
-def _fit_clm_arrays(X, y, w, n_levels, link, *, max_iter, column_names, Z=None, start=None):
+def _fit_clm_arrays(X, y, w, n_levels, link, *, max_iter, column_names, Z=None, start=None,
+                    diagnose_on=None):
+    """Newton fit of clm on the design ``X``; ``diagnose_on = (X_named, A)`` names columns in
+    failure messages when ``X = X_named @ A`` is a decorrelated design (see ``Scaling``)."""
     d = _clm_data(X, y, w, n_levels, Z)
     J1 = n_levels - 1
     if start is None:
@@ -231,13 +235,16 @@ def _fit_clm_arrays(X, y, w, n_levels, link, *, max_iter, column_names, Z=None, 
     try:
         return _newton(start, d, link, max_iter=max_iter, valid=valid)[:5]
     except _FitFailure as fail:
-        _diagnose(fail, X, column_names, J1, max_iter)
+        _diagnose(fail, X, column_names, J1, max_iter, diagnose_on)
 
 
-def _diagnose(fail: _FitFailure, X, column_names, J1, max_iter):
+def _diagnose(fail: _FitFailure, X, column_names, J1, max_iter, diagnose_on=None):
     """Turn a failed Newton run into a ValueError that says what to do."""
     beta = fail.phi[-X.shape[1]:] if X.shape[1] else np.array([])
-    sd = X.std(axis=0) if X.shape[1] else np.array([])
+    if diagnose_on is not None and X.shape[1]:
+        X, A = diagnose_on
+        beta = A @ beta
+    sd = partial_sd(X) if X.shape[1] else np.array([])
     huge = [c for c, b, s in zip(column_names, beta, sd) if abs(b) * max(s, 1e-12) > 8]
     if huge or fail.reason in ("singular", "linesearch"):
         names = ", ".join(map(repr, huge)) if huge else "one or more predictors"
@@ -254,9 +261,14 @@ def _diagnose(fail: _FitFailure, X, column_names, J1, max_iter):
     )
 
 
-def _separation_check(beta, se, X, column_names):
-    """Converged fits can still sit on a separated direction: flag absurd standardised effects."""
-    sd = X.std(axis=0)
+def _separation_check(beta, se, X, column_names, weights=None):
+    """Converged fits can still sit on a separated direction: flag absurd standardised effects.
+
+    Effects are judged per standard deviation of the predictor net of the other predictors
+    (``partial_sd``), so collinear columns (``b`` and ``t:b`` with a time stamp ``t``) are not
+    mistaken for separation.
+    """
+    sd = partial_sd(X, weights=weights)
     bad = [c for c, b, s, sdx in zip(column_names, beta, se, sd)
            if abs(b) * sdx > 8 or (np.isfinite(s) and s * sdx > 50) or not np.isfinite(s)]
     if bad:
@@ -461,9 +473,11 @@ class OrdinalResult(ModelResult):
         # only thing the test uses, is invariant); start values mapped to that scale
         thresholds, beta = self.thresholds, self.beta
         if self._scaling is not None and X.shape[1]:
-            X = self._scaling.apply(X)
-            thresholds = thresholds - float(self._scaling.center @ beta)
-            beta = beta * self._scaling.scale
+            # centred and scaled only: decorrelating would mix the terms' columns
+            diag = Scaling(self._scaling.center, self._scaling.scale)
+            X = diag.apply(X)
+            thresholds = thresholds - float(diag.center @ beta)
+            beta = diag.to_fit(beta)
         cols_all = list(spec.column_names)
         rows = []
         for term, idx in spec.term_indices.items():
@@ -767,7 +781,6 @@ def fit_ordinal(data: pd.DataFrame, formula: str, *, groups: str | None = None,
     y, labels = _outcome_levels(design.y, outcome)
     X = design.X.to_numpy(dtype=float)
     columns = list(design.X.columns)
-    check_full_rank(design.X)
     lk = _Link(link)
     J = len(labels)
     J1 = J - 1
@@ -776,17 +789,21 @@ def fit_ordinal(data: pd.DataFrame, formula: str, *, groups: str | None = None,
     # reparametrisation, mapped back below with its Jacobian T (estimates T phi, covariance
     # T V T'), so that a predictor in epoch seconds or x 1e6 is as easy to fit as any other.
     scaling = standardize(X, weights=w)
-    Xs = scaling.apply(X)
+    Xd = scaling.apply(X)
+    check_full_rank(design.X, standardized=Xd)
+    scaling, Xs = scaling.whitened(Xd, weights=w)
+    A = np.eye(X.shape[1]) if scaling.A is None else scaling.A
     T = scaling.jacobian(n_thresholds=J1)
     phi_s, ll, grad, hess, n_iter = _fit_clm_arrays(Xs, y, w, J, lk, max_iter=max_iter,
-                                                    column_names=columns)
+                                                    column_names=columns, diagnose_on=(Xd, A))
     try:
         vc_s = np.linalg.inv(-hess)
     except np.linalg.LinAlgError:
         vc_s = np.full_like(hess, np.nan)
-    se_s = np.sqrt(np.clip(np.diag(vc_s), 0, None))
     if X.shape[1]:
-        _separation_check(phi_s[J1:], se_s[J1:], Xs, columns)
+        # judged per column, on the centred and scaled (not decorrelated) columns
+        vb = A @ vc_s[J1:, J1:] @ A.T
+        _separation_check(A @ phi_s[J1:], np.sqrt(np.clip(np.diag(vb), 0, None)), Xd, columns, w)
     phi, vc = T @ phi_s, T @ vc_s @ T.T
     tnames = [f"{labels[j]}|{labels[j + 1]}" for j in range(J1)]
     terms = tnames + columns
