@@ -405,3 +405,84 @@ def test_boris_project_deep_nesting_and_non_numeric_times(tmp_path):
     assert ev["unparsed_time"].tolist() == ["abc", "inf", "-3", pd.NA, "[1, 2]"]
     valid, quarantine = validate_events(ev)
     assert valid["start_s"].tolist() == [2.0] and len(quarantine) == 4
+
+
+# --------------------------------------------------------------------------------------------- keys
+def test_key_trailing_newline_does_not_change_pseudonyms(tmp_path, monkeypatch):
+    import warnings
+
+    from svcresearch import privacy
+    monkeypatch.setenv(privacy.KEY_ENV, "k3y-Zq8!pW2#rT5v")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a good key gives no warning
+        plain = privacy.load_key()
+        monkeypatch.setenv(privacy.KEY_ENV, "k3y-Zq8!pW2#rT5v\n")
+        assert privacy.load_key() == plain == b"k3y-Zq8!pW2#rT5v"
+        monkeypatch.setenv(privacy.KEY_ENV, "  k3y-Zq8!pW2#rT5v \r\n")
+        assert privacy.load_key() == plain
+    monkeypatch.delenv(privacy.KEY_ENV)
+    path = tmp_path / "key"
+    path.write_text("k3y-Zq8!pW2#rT5v\n\n")
+    path.chmod(0o600)
+    assert privacy.load_key(key_path=path) == plain
+    ids = pd.Series(["E-00012"])
+    assert privacy.pseudonymise(ids, prefix="emp", key=plain).tolist() == \
+        privacy.pseudonymise(ids, prefix="emp", key=privacy.load_key(key_path=path)).tolist()
+
+
+@pytest.mark.parametrize("key", ["aaaaaaaaaaaaaaaa", "abababababababababab", "1234567123456712345"])
+def test_weak_key_warns(monkeypatch, key):
+    from svcresearch import privacy
+    monkeypatch.setenv(privacy.KEY_ENV, key)
+    with pytest.warns(UserWarning, match=r"SVCRESEARCH_KEY is trivially weak \(\d distinct characters; "
+                                         r"expected at least 8\)"):
+        assert privacy.load_key() == key.encode()
+
+
+@pytest.mark.parametrize("mode, who", [(0o644, "its group and every user"), (0o640, "its group"),
+                                       (0o604, "every user")])
+def test_readable_key_file_warns(tmp_path, monkeypatch, mode, who):
+    import os
+    if os.name != "posix":
+        pytest.skip("POSIX permissions")
+    from svcresearch import privacy
+    monkeypatch.delenv(privacy.KEY_ENV, raising=False)
+    path = tmp_path / "key"
+    path.write_text("k3y-Zq8!pW2#rT5v\n")
+    path.chmod(mode)
+    with pytest.warns(UserWarning, match=f"can be read by {who} \\(mode {mode:o}\\).*chmod 600"):
+        assert privacy.load_key(key_path=path) == b"k3y-Zq8!pW2#rT5v"
+
+
+# ----------------------------------------------------------------------------- bounded scan of cells
+@pytest.mark.parametrize("text", [
+    "a" * (1 << 20) + "@",                      # the quadratic case of the unbounded e-mail regex
+    ("a" * 63 + "@b.cc ") * ((1 << 20) // 70),  # many addresses with a maximal local part
+    "@" * (1 << 20), "1" * (1 << 20), "+358 " * ((1 << 20) // 5),
+])
+def test_scan_of_a_1_mib_cell_is_bounded(text):
+    import time
+
+    from svcresearch import privacy
+    t = time.perf_counter()
+    hits = privacy.scan_frame(pd.DataFrame({"c": [text]}))
+    elapsed = time.perf_counter() - t
+    # measured 0.1-0.8 s on a shared 2-core machine; the unbounded regex needed > 300 s
+    assert elapsed < 5, elapsed
+    # the same hits as the pattern run from every position (checked on a 4 KiB piece: the full
+    # finditer is what was quadratic)
+    piece = text[:4096]
+    want = [m.group(0) for m in privacy.EMAIL_PATTERN.finditer(piece)]
+    assert privacy._find_emails(piece) == want
+    if text.startswith("aaa"):
+        assert len(hits) == (0 if text.endswith("@") else (1 << 20) // 70)
+
+
+@pytest.mark.parametrize("text, want", [
+    ("a@b.fi", ["a@b.fi"]), ("x" * 70 + "@b.fi", ["x" * 64 + "@b.fi"]), ("a@b.fi@c.fi", ["a@b.fi"]),
+    ("mail a@b.fi, c.d@e.example.com.", ["a@b.fi", "c.d@e.example.com"]), ("a@b", []), ("@b.fi", []),
+    ("a@@b.fi", []), ("a.@b.c.d.e.f.g.h.i.j.fi", []), ("a@b.c.d.e.f.g.h.i.fi", ["a@b.c.d.e.f.g.h.i.fi"]),
+])
+def test_find_emails_equals_the_pattern(text, want):
+    from svcresearch import privacy
+    assert privacy._find_emails(text) == want == [m.group(0) for m in privacy.EMAIL_PATTERN.finditer(text)]
