@@ -482,7 +482,14 @@ def write_index(reports_dir: str | os.PathLike, *, title: str | None = None) -> 
     parts.append('<h2 id="tables">Tables</h2>')
     if found["tables"]:
         rows = []
-        for tab in found["tables"]:
+        order = [nb["name"] for nb in found["notebooks"]]
+
+        def table_order(tab):  # by notebook (in run order), then table number, then name
+            source, number = tab["source"], str(tab.get("number") or "")
+            return (order.index(source) if source in order else len(order), source or "",
+                    (0, int(number)) if number.isdigit() else (1, 0), tab["name"])
+
+        for tab in sorted(found["tables"], key=table_order):
             number = f"Table {html.escape(str(tab['number']))}. " if tab.get("number") else ""
             note = f"<br><span class=\"muted\">{html.escape(str(tab['note']))}</span>" if tab.get("note") else ""
             rows.append(f"<tr id=\"table-{html.escape(tab['name'], quote=True)}\"><td>{number}"
