@@ -84,6 +84,10 @@ from svcresearch.models.ordinal import LINKS
 from svcresearch.multiplicity import holm
 
 KINDS = ("term", "contrast", "interaction", "icc", "mediation")
+#: ``correction:`` of a hypotheses file: "misclassification" makes the MC-SIMEX corrected estimates
+#: (:mod:`svcresearch.simex`) the primary columns when ``run_hypotheses`` gets ``coding_long``.
+CORRECTIONS = ("none", "misclassification")
+CORRECTED = ["estimate", "std_error", "ci_low", "ci_high", "p_value"]
 EXPECTED = {"positive": "> 0", "negative": "< 0", "nonzero": "!= 0"}
 VERDICTS = ("supported", "not supported", "opposite direction", "not testable")
 ALPHA = 0.05
@@ -148,6 +152,7 @@ class Hypotheses:
     model: ModelSpec
     claims: tuple[Claim, ...]
     path: Path | None = None
+    correction: str = "none"               # "misclassification": corrected estimates are primary
 
     def registry(self) -> pd.DataFrame:
         """The claims as a tidy table, one row per test: ``hypothesis, claim, source, kind, term,
@@ -284,7 +289,7 @@ def hypotheses_from_dict(raw: Any, *, codebook, path: Path | None = None) -> Hyp
 
     if not isinstance(raw, Mapping):
         err("expected a mapping with 'model' and 'hypotheses'")
-    unknown = set(raw) - {"model", "hypotheses", "format_version", "name", "description"}
+    unknown = set(raw) - {"model", "hypotheses", "format_version", "name", "description", "correction"}
     if unknown:
         err(f"unknown top-level key(s) {', '.join(sorted(map(str, unknown)))}; expected 'model' and 'hypotheses'")
     model = raw.get("model")
@@ -349,7 +354,10 @@ def hypotheses_from_dict(raw: Any, *, codebook, path: Path | None = None) -> Hyp
             err(f"{name}: two tests have the same label; give each a distinct 'label'")
         claims.append(Claim(id=cid.strip(), claim=item.get("claim", ""), source=item.get("source", ""),
                             where=where, tests=tuple(tests)))
-    return Hypotheses(model=spec, claims=tuple(claims), path=path)
+    correction = raw.get("correction", "none") or "none"
+    if correction not in CORRECTIONS:
+        err(f"correction must be one of {', '.join(CORRECTIONS)}; got {correction!r}")
+    return Hypotheses(model=spec, claims=tuple(claims), path=path, correction=correction)
 
 
 def load_hypotheses(path: str | Path, *, codebook) -> Hypotheses:
@@ -521,7 +529,8 @@ def _missing_reason(frame: mfm.ModelFrame, term: str) -> str:
 
 def run_hypotheses(data: pd.DataFrame, *, hypotheses: Hypotheses | str | Path, codebook, ground_truth=None,
                    link: str = "logit", nagq: int = 1, alpha: float = ALPHA, claims: Sequence[str] | None = None,
-                   n_draws: int = 100_000, seed: int = DEFAULT_SEED) -> pd.DataFrame:
+                   n_draws: int = 100_000, seed: int = DEFAULT_SEED, coding_long: pd.DataFrame | None = None,
+                   n_sim: int = 50) -> pd.DataFrame:
     """Test every claim of a hypotheses file and return one tidy table with Holm-adjusted verdicts.
 
     Parameters
@@ -547,6 +556,15 @@ def run_hypotheses(data: pd.DataFrame, *, hypotheses: Hypotheses | str | Path, c
         Monte Carlo draws for the interval of indirect effects.
     seed : int
         Seed of those draws (results are deterministic).
+    coding_long : DataFrame, optional
+        Every coder judgement (``coding_long.parquet``). With it, term, contrast and interaction
+        rows gain misclassification-corrected columns (MC-SIMEX, :mod:`svcresearch.simex`):
+        ``estimate_corrected, std_error_corrected, ci_low_corrected, ci_high_corrected,
+        p_value_corrected``. When the hypotheses file says ``correction: misclassification``
+        the corrected values are the primary columns (and verdicts) and the extra columns hold
+        the naive ones (``*_naive``).
+    n_sim : int
+        Simulations per lambda of the correction.
 
     Returns
     -------
@@ -602,6 +620,36 @@ def run_hypotheses(data: pd.DataFrame, *, hypotheses: Hypotheses | str | Path, c
             fits[key] = frame.fit(link=link, nagq=nagq, confidence=confidence, groups=with_groups, reml=reml)
         return fits[key]
 
+    simex_fits: dict[str, Any] = {}
+    misclassification = None
+    if coding_long is not None:
+        import warnings as _warnings
+
+        from svcresearch.misclassification import estimate_misclassification
+
+        check_dataframe("coding_long", coding_long, columns=["encounter_id", "coder", "behaviour", "value"])
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            misclassification = estimate_misclassification(coding_long, codebook=codebook, seed=seed)
+
+    def _corrected(terms, where, t) -> dict:
+        from svcresearch.simex import mcsimex
+
+        key = json.dumps([list(terms), where], sort_keys=True, default=str)
+        if key not in simex_fits:
+            try:
+                simex_fits[key] = mcsimex(data, codebook=codebook, outcome=spec.outcome, terms=terms,
+                                          groups=spec.groups, where=where, misclassification=misclassification,
+                                          coding_long=coding_long, n_sim=n_sim, confidence=confidence, link=link,
+                                          nagq=nagq, seed=seed)
+            except ValueError:
+                simex_fits[key] = None
+        sim = simex_fits[key]
+        if sim is None or any(w not in set(sim.params["term"]) for w in t.weights):
+            return {}
+        c = sim.contrast(t.weights, label=t.label, confidence=confidence).iloc[0]
+        return {f"{k}_corrected": float(c[k]) for k in CORRECTED}
+
     main = fit(list(spec.terms), None)
     family = main.frame.family
     coef_scale = "b" if family == "continuous" else "log_odds"
@@ -620,6 +668,8 @@ def run_hypotheses(data: pd.DataFrame, *, hypotheses: Hypotheses | str | Path, c
                     c = mf.contrast(t.weights, label=t.label, confidence=confidence).iloc[0]
                     row |= {k: c[k] for k in ("estimate", "std_error", "ci_low", "ci_high", "p_value")}
                     row["n"] = mf.result.nobs
+                    if coding_long is not None:
+                        row |= _corrected(_claim_terms(spec.terms, t.weights), claim.where, t)
             elif t.kind == "icc":
                 scale = "icc"
                 mf = fit(list(spec.terms), claim.where, reml=False) if family == "continuous" \
@@ -667,8 +717,16 @@ def run_hypotheses(data: pd.DataFrame, *, hypotheses: Hypotheses | str | Path, c
                 row["true_value"] = true_value(gt, claim.id, t.label)
             rows.append(row)
 
+    extra = [f"{k}_corrected" for k in CORRECTED] if coding_long is not None else []
     table = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("p_holm", "verdict")]
-                         + (["true_value"] if gt is not None else []))
+                         + (["true_value"] if gt is not None else []) + extra)
+    for col in extra:
+        table[col] = table[col].astype(float)
+    if extra and hypotheses.correction == "misclassification":
+        for k in CORRECTED:   # corrected values become the primary columns; naive kept beside them
+            table[k], table[f"{k}_corrected"] = table[f"{k}_corrected"].to_numpy(), table[k].to_numpy()
+        table = table.rename(columns={f"{k}_corrected": f"{k}_naive" for k in CORRECTED})
+        extra = [f"{k}_naive" for k in CORRECTED]
     for col in ("estimate", "std_error", "ci_low", "ci_high", "p_value"):
         table[col] = table[col].astype(float)
     table["p_holm"] = holm(table["p_value"].to_numpy(dtype=float)) if len(table) else []
@@ -689,10 +747,23 @@ def run_hypotheses(data: pd.DataFrame, *, hypotheses: Hypotheses | str | Path, c
         table["ci_covers_truth"] = pd.array(np.where(known_ci, covered, False), dtype="boolean")
         table.loc[~known_ci, "ci_covers_truth"] = pd.NA
         columns += ["true_value", "ci_covers_truth"]
+    columns += extra
     table = table[columns]
     outcome_label = main.frame.labels.get(spec.outcome, spec.outcome)
     table.attrs["note"] = results_note(table, family=family, outcome_label=outcome_label,
                                        groups=main.frame.groups, link=link, alpha=alpha)
     table.attrs["groups"] = main.frame.groups
     table.attrs["models"] = fits
+    if coding_long is not None:
+        from svcresearch.simex import correction_note
+
+        table.attrs["simex"] = simex_fits
+        table.attrs["correction"] = hypotheses.correction
+        params = pd.concat([s.params for s in simex_fits.values() if s is not None], ignore_index=True) \
+            if any(s is not None for s in simex_fits.values()) else None
+        if params is not None:
+            note_table = params.rename(columns={"estimate": "estimate_corrected"})
+            table.attrs["correction_note"] = correction_note(
+                note_table, misclassification=misclassification,
+                settings=next(s.settings for s in simex_fits.values() if s is not None))
     return table

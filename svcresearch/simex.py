@@ -595,3 +595,57 @@ def correction_note(table: pd.DataFrame, *, misclassification: Misclassification
              "(non-differential); intervals include the uncertainty of the matrices. The naive column is the "
              "pre-registered analysis unless the hypotheses file says `correction: misclassification`.")
     return text
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook steps
+# ----------------------------------------------------------------------------------------------
+def study_correction(study, *, n_sim: int = 50, seed: Any = DEFAULT_SEED):
+    """Notebook step: the main model's naive and corrected coefficients for a study, or a Note.
+
+    Parameters
+    ----------
+    study : svcresearch.study.Study
+        The active study (:func:`svcresearch.study.current`).
+    n_sim : int
+        Simulations per lambda.
+    seed : int
+
+    Returns
+    -------
+    DataFrame or Note
+        :func:`corrected_estimates` of the hypotheses file's ``model:``; a one-sentence Note
+        when the study has no hypotheses file, no double-coded encounters or the model cannot be
+        fitted. ``attrs["note"]`` names each code's reliability and expected shrinkage.
+    """
+    from svcresearch.hypotheses import load_hypotheses
+
+    path = getattr(study, "hypotheses_path", None)
+    if path is None:
+        return mfm.Note("No correction for coder error: the study names no hypotheses file, so there is no main model.")
+    try:
+        coding = study.coding_long()
+    except (FileNotFoundError, OSError):
+        return mfm.Note("No correction for coder error: the study has no coding_long.parquet (no coded judgements).")
+    if coding.empty or not coding.groupby(["encounter_id", "behaviour"]).size().gt(1).any():
+        return mfm.Note("No correction for coder error: no encounter was coded by two coders, so the codes' "
+                        "misclassification cannot be estimated.")
+    codebook = study.codebook
+    hyp = load_hypotheses(path, codebook=codebook)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return corrected_estimates(study.encounters(), coding, codebook=codebook, model=hyp, n_sim=n_sim,
+                                       seed=seed)
+    except ValueError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return mfm.Note(f"No correction for coder error: {first.rstrip('.')}.")
+
+
+def describe_correction(result) -> mfm.Note:
+    """The note of :func:`study_correction` or a hypotheses table with corrected columns, as a Note."""
+    if isinstance(result, mfm.Note):
+        return result
+    check_dataframe("result", result)
+    text = result.attrs.get("note") or result.attrs.get("correction_note")
+    return mfm.Note(text or "No corrected estimates in this table (no coding_long was given).")
