@@ -151,6 +151,11 @@ def run_replications(replicate: Callable[[int], pd.DataFrame], *, seeds: Iterabl
 
     bar = tqdm(total=len(seeds), initial=len(seeds) - len(todo), desc=desc, unit="rep", disable=not progress)
     fh = path.open("a", encoding="utf-8") if path is not None else None
+    if fh is not None and path.stat().st_size:
+        with path.open("rb") as tail:               # a killed run may have left half a line: end it
+            tail.seek(-1, os.SEEK_END)
+            if tail.read(1) != b"\n":
+                fh.write("\n")
 
     def record(seed, rows, error):
         rec = {"seed": int(seed), "error": error} if error else {"seed": int(seed), "rows": rows}

@@ -75,6 +75,14 @@ counting note and header rows; ``.sav`` rows are SPSS case numbers) with its exp
 ``quarantine:<reason>``). At most one fault touches a cell, and duplicate source rows are left
 clean, so every quarantined cell has exactly one explanation.
 
+Targets. ``ground_truth.json``'s ``hypotheses`` (what ``run_hypotheses`` reports as
+``true_value``) holds the PSEUDO-TRUE value of every hypotheses row: the model's large-n limit
+with true codes (:mod:`svcresearch.simulate._pseudo`), next to ``hypotheses_generative`` and
+``hypotheses_pseudo_true_coded``. H11 (a·b) is estimated on the observed, rounded and clipped
+``felt_valued``, so its target is not ``a_genuine * felt_valued_slope``; H12 is truly null with
+true codes, but coders code referral only where they coded resolved = no, so with coded
+behaviours its limit is not zero (``targets_note`` says this in the file).
+
 Randomness. ``np.random.SeedSequence(seed).spawn`` gives independent streams for the truth and
 for each file, so changing a fault rate never changes the true data.
 """
@@ -343,8 +351,7 @@ def _ground_truth(truth, params, rates, faults, *, seed, n, counts) -> dict:
         "parameters": params,
         "derived": derived_quantities(params),
         "effects": true_effects(params),
-        "hypotheses": hypothesis_truths(params),
-        "model_terms": model_term_truths(params),
+        **_targets(params),
         "coders": {
             "error_rates_coder_A": c["error_rates"],
             "error_rates_coder_B": {"at_start": c["error_rates"],
@@ -366,6 +373,33 @@ def _ground_truth(truth, params, rates, faults, *, seed, n, counts) -> dict:
             "'NA' or blank and are not faults",
         ],
     }
+
+
+def _targets(params: dict) -> dict:
+    """The hypotheses' targets: pseudo-true (what run_hypotheses reads) next to the generative values.
+
+    ``hypotheses`` — the value each row of the hypotheses table converges to with true codes
+    (:mod:`svcresearch.simulate._pseudo`; ``true_value`` of ``run_hypotheses`` is this);
+    ``hypotheses_generative`` — the generative parameter; ``hypotheses_pseudo_true_coded`` — the
+    limit with coder A's codes. ``model_terms`` stays the generative coefficient of the main
+    model, with ``model_terms_pseudo_true`` beside it. Without cached values for ``params`` the
+    generative values stand in for the pseudo-true ones and ``targets_note`` says so.
+    """
+    from svcresearch.simulate._pseudo import TARGETS_NOTE, cached_pseudo_true
+
+    generative = hypothesis_truths(params)
+    cache = cached_pseudo_true(params)
+    if cache is None:
+        return {"hypotheses": generative, "hypotheses_generative": generative, "model_terms": model_term_truths(params),
+                "targets_note": "true_value is the GENERATIVE value: no pseudo-true values are cached for these "
+                                "parameters (compute them with svcresearch.simulate._pseudo.pseudo_true_values)."}
+    return {"hypotheses": cache["true_codes"]["hypotheses"], "hypotheses_generative": generative,
+            "hypotheses_pseudo_true_coded": cache["coded"]["hypotheses"],
+            "model_terms": model_term_truths(params),
+            "model_terms_pseudo_true": cache["true_codes"]["model_terms"],
+            "model_terms_pseudo_true_coded": cache["coded"]["model_terms"],
+            "targets_note": TARGETS_NOTE + f" Pseudo-true values from one simulated study of "
+                                           f"{cache['n_encounters']:,} encounters (seed {cache['seed']})."}
 
 
 def _write_ground_truth(path: Path, gt: dict) -> None:
