@@ -623,3 +623,24 @@ def test_alias_bomb_in_study_yaml_refused_quickly(tmp_path, capsys, monkeypatch)
     start = time.perf_counter()
     expect_error(tmp_path, capsys, monkeypatch, raw, names=["study.yaml", "alias"])
     assert time.perf_counter() - start < 5
+
+
+def test_xlsx_formula_without_saved_value_is_quarantined_not_silently_empty(tmp_path, capsys, monkeypatch):
+    import openpyxl
+
+    raw = make_study(tmp_path)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "coding"
+    rows = [r.split(",") for r in CODING.strip().splitlines()]
+    for r in rows:
+        ws.append([c if c else None for c in r])
+    ws["D3"] = '=IF(1=1,"yes","no")'     # greeting of ENC-000002: a formula openpyxl saves without a value
+    wb.save(raw / "coding.xlsx")
+    spec = yaml.safe_load((raw / "study.yaml").read_text())
+    spec["files"][1] = {"path": "coding.xlsx", "kind": "coding", "sheet": "coding"}
+    (raw / "study.yaml").write_text(yaml.safe_dump(spec))
+    q, rep = expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="coding.xlsx", row=3, column="greeting",
+                               reason="formula_without_value")
+    assert any("formulas without a saved value" in line for line in capsys.readouterr().err.splitlines()) or \
+        "formula" in (tmp_path / "processed" / "cleaning_report.md").read_text()

@@ -15,7 +15,8 @@ SCOPES = ("row", "cell")
 #: Reason codes of quarantine.csv (documented in docs/study_layout.md).
 REASONS = ("unknown_code", "out_of_range", "duplicate_conflict", "source_conflict", "unparseable_time",
            "unpaired_event", "negative_duration", "overlapping_state", "unknown_behaviour", "unlinked_survey",
-           "unlinked_coding", "unlinked_video", "missing_required", "invalid_id", "duplicate_response")
+           "unlinked_coding", "unlinked_video", "missing_required", "invalid_id", "duplicate_response",
+           "formula_without_value")
 
 
 def broadcast(x, n: int) -> np.ndarray:
@@ -24,6 +25,8 @@ def broadcast(x, n: int) -> np.ndarray:
         return x.astype("string").to_numpy()
     if isinstance(x, np.ndarray):
         return x
+    if isinstance(x, (list, tuple)):
+        return np.array(x, dtype=object)
     return np.full(n, x, dtype=object)
 
 

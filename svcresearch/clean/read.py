@@ -68,7 +68,7 @@ def read_file(spec: FileSpec, codebook: Codebook, ledger: Ledger, redact, *,
     from svcresearch import io
 
     df = io.read_table(spec.path, **spec.options)
-    info = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
+    info = {k: (v if isinstance(v, (int, float, str, bool, type(None), list, dict)) else str(v))
             for k, v in dict(df.attrs.get("read_info", {})).items() if k != "file"}
     by_canon: dict[str, list] = {}
     for col in df.columns:
@@ -130,6 +130,14 @@ def read_file(spec: FileSpec, codebook: Codebook, ledger: Ledger, redact, *,
             ledger.add(file=spec.rel, row=rows[bad], column=col,
                        value=redact(v, df[col].reset_index(drop=True)[bad]),
                        reason=res.problem[bad].to_numpy(), scope="cell", detail=problem_detail(v, codebook))
+    # Excel formulas without a saved value read as empty: never silently missing
+    by_column = {col: name for name, col in present.items()}
+    formula_cells = [c for c in df.attrs.get("formula_cells_without_value", []) if c.get("column") in by_column]
+    if formula_cells:
+        ledger.add(file=spec.rel, row=[c["row"] for c in formula_cells], column=[c["column"] for c in formula_cells],
+                   value="(formula)", reason="formula_without_value", scope="cell",
+                   detail=[f"Excel formula in cell {c['sheet']}!{c['cell']} without a saved value: read as empty "
+                           f"(recalculate and save the workbook in Excel)" for c in formula_cells])
     data = pd.DataFrame(data)
     if spec.kind == "coding" and "coder" not in present:
         data["coder"] = repeated(str(spec.coder), n)

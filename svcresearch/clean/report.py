@@ -149,7 +149,7 @@ def _describe(found, unit: str) -> str:
     """'3 lines (4, 9, 12)' from a count, a list of places, or a mapping with count/first."""
     if isinstance(found, dict):
         count = found.get("count", len(found.get("first", [])))
-        first = list(found.get("first", found.get("lines", found.get("cells", []))))
+        first = list(found.get("first_lines", found.get("first_cells", found.get("first", []))))
     elif isinstance(found, (list, tuple)):
         count, first = len(found), list(found)
     else:
