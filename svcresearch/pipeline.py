@@ -97,7 +97,8 @@ def execute_notebook(path: Path, *, out_dir: Path, timeout: int = 1200) -> Path:
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
-    from nbconvert import HTMLExporter
+
+    from svcresearch.report_site import export_html
 
     path = Path(path)
     out_dir = Path(out_dir)
@@ -113,6 +114,8 @@ def execute_notebook(path: Path, *, out_dir: Path, timeout: int = 1200) -> Path:
         except CellExecutionError as exc:
             failed = out_dir / path.name
             nbformat.write(notebook, failed)
+            # the reader's report shows the error, never an older successful run
+            export_html(notebook, failed.with_suffix(".html"))
             # ename/evalue are the plain exception name and message (str(exc) carries ANSI colours)
             error = f"{exc.ename}: {_one_line(exc.evalue)}" if _one_line(exc.evalue) else str(exc.ename)
             raise NotebookError(f"notebook {path.name} failed: {error} "
@@ -125,8 +128,7 @@ def execute_notebook(path: Path, *, out_dir: Path, timeout: int = 1200) -> Path:
                                 error=f"the kernel failed: {type(exc).__name__}: {_one_line(exc)}") from exc
     executed = out_dir / path.name
     nbformat.write(notebook, executed)
-    html, _ = HTMLExporter().from_notebook_node(notebook)
-    executed.with_suffix(".html").write_text(html, encoding="utf-8")
+    export_html(notebook, executed.with_suffix(".html"))
     return executed
 
 
@@ -160,8 +162,11 @@ def run_notebooks(notebooks: list[Path], *, out_dir: Path, timeout: int = 1200,
             run = NotebookRun(nb.name, True, 0.0, execute_notebook(nb, out_dir=out_dir, timeout=timeout))
         except NotebookError as exc:
             run = NotebookRun(nb.name, False, 0.0, exc.executed, exc.error)
-            # an HTML page left from an earlier successful run would show results this run did not give
-            (Path(out_dir) / nb.name).with_suffix(".html").unlink(missing_ok=True)
+            if exc.executed is None:
+                # the kernel died: no page of this run exists, and one left from an earlier
+                # successful run would show results this run did not give
+                (Path(out_dir) / nb.name).with_suffix(".html").unlink(missing_ok=True)
+                (Path(out_dir) / nb.name).with_suffix(".code.html").unlink(missing_ok=True)
         finally:
             if saved is None:
                 os.environ.pop(NOTEBOOK_VARIABLE, None)
@@ -224,6 +229,9 @@ def reproduce(*, raw: Path | None = None, processed: Path | None = None, reports
         todo = list(notebooks) if notebooks is not None else list_notebooks()
         runs = run_notebooks(todo, out_dir=config.reports() / "notebooks")
         if todo:
+            from svcresearch.report_site import write_index
+
+            print(f"report index: {write_index(config.reports())}", flush=True)
             n_ok = sum(r.ok for r in runs)
             print(f"{n_ok} of {len(runs)} notebook{'s' if len(runs) != 1 else ''} ran; reports in "
                   f"{config.reports()}", flush=True)
