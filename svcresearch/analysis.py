@@ -56,6 +56,12 @@ def save(obj: Any, name: str, **kwargs) -> Any:
         return obj
     from svcresearch.figures import save_figure
 
+    if kwargs.get("caption") is None:
+        # the figure's own title is its caption in reports/index.html and reports/README.md
+        titles = [obj._suptitle.get_text()] if getattr(obj, "_suptitle", None) is not None else []
+        titles += [ax.get_title() for ax in obj.axes if ax.get_title()]
+        if titles:
+            kwargs["caption"] = titles[0]
     save_figure(obj, name, **kwargs)
     return None
 
