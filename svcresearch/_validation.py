@@ -158,11 +158,25 @@ def check_model_column(name: str, column: str, values: pd.Series, *, role: str =
     ------
     ColumnTypeError
         A cell holds a list, dict, set, tuple or array; a column mixes numbers and text; a
-        predictor holds numbers stored as text.
+        predictor holds numbers stored as text; a column holds dates, durations or complex
+        numbers (convert them to numbers first).
     """
     dtype = values.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        how = ("(data[{c!r}] - data[{c!r}].min()).dt.total_seconds() / 86400 for days"
+               if pd.api.types.is_datetime64_any_dtype(dtype)
+               else "data[{c!r}].dt.total_seconds() / 60 for minutes").format(c=column)
+        raise ColumnTypeError(
+            f"`{name}` column {column!r} holds dates or durations (dtype {dtype}); a model needs "
+            f"numbers: convert it first, e.g. {how}."
+        )
+    if pd.api.types.is_complex_dtype(dtype):
+        raise ColumnTypeError(f"`{name}` column {column!r} holds complex numbers (dtype {dtype}); a "
+                              f"model needs real numbers.")
     if not (dtype == object or isinstance(dtype, pd.StringDtype)):
         return values
+    if isinstance(dtype, pd.StringDtype) and role != "predictor":
+        return values  # only strings or NA: nothing to convert or refuse here
     kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind in ("integer", "floating", "mixed-integer-float", "decimal") and dtype == object:
         return pd.to_numeric(values).astype(float)

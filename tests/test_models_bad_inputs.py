@@ -263,6 +263,28 @@ def test_numbers_in_an_object_column_are_numbers(sleep):
     np.testing.assert_allclose(res.params["estimate"], ref.params["estimate"], rtol=1e-12)
 
 
+def test_dates_durations_and_complex_numbers_are_refused(sim):
+    stamped = sim.assign(t=pd.Timestamp("2026-03-02") + pd.to_timedelta(sim["x"], unit="D"))
+    with pytest.raises(ColumnTypeError, match=re.escape(
+            "`data` column 't' holds dates or durations (dtype datetime64[ns]); a model needs numbers: "
+            "convert it first, e.g. (data['t'] - data['t'].min()).dt.total_seconds() / 86400 for days.")):
+        fit_ordinal(stamped, "rating ~ t")
+    waited = sim.assign(wait=pd.to_timedelta(sim["x"].abs(), unit="min"))
+    with pytest.raises(TypeError, match=r"column 'wait' holds dates or durations .*total_seconds\(\) / 60"):
+        fit_mixed(waited, "score ~ wait", groups="g")
+    with pytest.raises(TypeError, match=re.escape("`data` column 'x' holds complex numbers (dtype complex128)")):
+        fit_logistic(sim.assign(x=sim["x"] + 0j), "yes ~ x")
+
+
+def test_a_duplicated_column_name_is_refused(sim):
+    dup = pd.concat([sim, sim[["x"]]], axis=1)
+    for fit in (lambda: fit_ordinal(dup, "rating ~ x"), lambda: fit_mixed(dup, "score ~ x", groups="g"),
+                lambda: fit_logistic(dup, "yes ~ x")):
+        with pytest.raises(ValueError, match=re.escape("`data` has more than one column named 'x'; rename or "
+                                                       "drop the duplicates")):
+            fit()
+
+
 # ------------------------------------------------------------------------------------------------
 # nullable pandas dtypes and categorical outcomes
 # ------------------------------------------------------------------------------------------------

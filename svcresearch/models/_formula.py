@@ -7,6 +7,13 @@ missing values (formulaic drops them silently), conversion of pandas' nullable d
 collapsing identical rows into frequency weights before the design is built (an exact
 rewrite of a likelihood that only depends on the distinct covariate patterns, and the main
 reason ``fit_ordinal`` is fast on millions of encounters).
+
+Bad input is refused here, once for every fitter, with one line naming the column: cells that
+are lists/dicts/sets/tuples, numbers stored as text in a predictor, text mixed with numbers,
+dates/durations/complex numbers (``ColumnTypeError``), +-inf anywhere in a used column (with
+the first row; NaN/NA rows are dropped and counted instead), a duplicated column name, and a
+formula transformation that yields +-inf/NaN. ``Scaling``/``standardize`` give the fitters a
+well-conditioned design and the exact map back to the user's columns.
 """
 from __future__ import annotations
 
@@ -151,6 +158,11 @@ def build_design(data: Any, formula: str, *, groups: str | None = None, missing:
                              f"{', '.join(map(repr, data.columns))}.")
         if groups not in used:
             used.append(groups)
+    names = pd.Index(data.columns)
+    twice = [c for c in used if (names == c).sum() > 1]
+    if twice:
+        raise ValueError(f"`data` has more than one column named {twice[0]!r}; rename or drop the "
+                         f"duplicates so the formula names one column.")
     frame = _checked_columns(data[used], outcome=outcome, groups=groups)
     na = frame.isna()
     n_na = int(na.any(axis=1).sum())
@@ -259,6 +271,8 @@ class Scaling:
     center: np.ndarray
     scale: np.ndarray
     A: np.ndarray | None = None
+    varying: np.ndarray | None = None   # non-constant columns (from standardize)
+    corr: np.ndarray | None = None      # their correlation matrix (from standardize, if centred)
 
     def apply(self, X: np.ndarray) -> np.ndarray:
         Z = (X - self.center) / self.scale
@@ -299,22 +313,32 @@ class Scaling:
             T[n_thresholds + intercept, cols] = row
         return T
 
-    def whitened(self, Xd: np.ndarray, *, weights: np.ndarray | None = None) -> tuple[Scaling, np.ndarray]:
-        """Add a decorrelating ``A`` to a diagonal scaling; return it and ``X_fit``.
+    def whitened(self, Xd: np.ndarray, *, weights: np.ndarray | None = None,
+                 max_condition: float = 1e6) -> tuple[Scaling, np.ndarray]:
+        """Add a decorrelating ``A`` to a diagonal scaling when the columns are nearly collinear.
 
-        ``Xd = self.apply(X)`` (centred and scaled). ``A`` = inverse transposed Cholesky factor
-        of the weighted cross-product of the non-constant columns (identity on constant ones),
-        so those columns of ``X_fit`` are orthonormal. Call after the rank check: a singular
-        cross-product keeps the diagonal scaling.
+        ``Xd = self.apply(X)`` (centred and scaled). When the condition number of the weighted
+        cross-product ``C`` of the non-constant columns exceeds ``max_condition`` (e.g. ``b``
+        and ``t:b`` for a time stamp ``t``), ``A`` = inverse transposed Cholesky factor of ``C``
+        (identity on constant columns), so those columns of ``X_fit`` are orthonormal; otherwise
+        the diagonal scaling is kept (it is already well conditioned). Returns the scaling and
+        ``X_fit``. Call after the rank check: a singular ``C`` keeps the diagonal scaling.
         """
         n, k = Xd.shape
-        v = np.flatnonzero(np.ptp(Xd, axis=0) > 0) if n else np.zeros(0, dtype=int)
+        v = np.flatnonzero(self.scale != 1.0) if self.varying is None else np.flatnonzero(self.varying)
         if len(v) < 2:
             return self, Xd
-        w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-        Xv = Xd[:, v]
-        C = (Xv * (w / w.sum())[:, None]).T @ Xv
+        Xv = Xd if len(v) == k else Xd[:, v]
+        if self.corr is not None and self.corr.shape == (len(v), len(v)):
+            C = self.corr
+        elif weights is None:
+            C = (Xv.T @ Xv) / n
+        else:
+            w = np.asarray(weights, dtype=float)
+            C = (Xv.T * (w / w.sum())) @ Xv
         try:
+            if np.linalg.cond(C) <= max_condition:
+                return self, Xd
             L = np.linalg.cholesky(C)
             Av = np.linalg.inv(L).T
         except np.linalg.LinAlgError:
@@ -323,9 +347,12 @@ class Scaling:
             return self, Xd
         A = np.eye(k)
         A[np.ix_(v, v)] = Av
-        X_fit = Xd.copy()
-        X_fit[:, v] = Xv @ Av
-        return Scaling(self.center, self.scale, A), X_fit
+        if len(v) == k:
+            X_fit = Xd @ Av
+        else:
+            X_fit = Xd.copy()
+            X_fit[:, v] = Xv @ Av
+        return Scaling(self.center, self.scale, A, self.varying, self.corr), X_fit
 
 
 def standardize(X: np.ndarray, *, weights: np.ndarray | None = None, centre: bool = True) -> Scaling:
@@ -340,32 +367,39 @@ def standardize(X: np.ndarray, *, weights: np.ndarray | None = None, centre: boo
         return Scaling(center, scale)
     varying = X.max(axis=0) > X.min(axis=0)
     if not varying.any():
-        return Scaling(center, scale)
+        return Scaling(center, scale, varying=varying)
     V = X if varying.all() else X[:, varying]
 
     def moments(V):
+        """Means and the covariance matrix (one BLAS product; its diagonal gives the SDs)."""
         if weights is None:
             mean = V.mean(axis=0)
             D = V - mean
-            var = np.einsum("ij,ij->j", D, D) / n
+            cov = (D.T @ D) / n
         else:
             w = np.asarray(weights, dtype=float)
             mean = (w @ V) / w.sum()
             D = V - mean
-            var = np.einsum("i,ij,ij->j", w, D, D) / w.sum()
-        return mean, np.sqrt(var)
+            cov = ((D.T * w) @ D) / w.sum()
+        return mean, cov
 
     with np.errstate(over="ignore", invalid="ignore"):
-        mean, sd = moments(V)
+        mean, cov = moments(V)
+        sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    corr = None
     bad = ~(np.isfinite(mean) & np.isfinite(sd) & (sd > 0))
     if bad.any():
         big = np.max(np.abs(V[:, bad]), axis=0)
-        m_b, sd_b = moments(V[:, bad] / big)
+        m_b, cov_b = moments(V[:, bad] / big)
+        sd_b = np.sqrt(np.clip(np.diag(cov_b), 0.0, None))
         mean[bad], sd[bad] = m_b * big, np.where(sd_b > 0, sd_b * big, 1.0)
+    elif centre:
+        # correlation matrix of the varying columns: what ``whitened`` needs, for free
+        corr = cov / np.outer(sd, sd)
     scale[varying] = sd
     if centre:
         center[varying] = mean
-    return Scaling(center, scale)
+    return Scaling(center, scale, varying=varying, corr=corr)
 
 
 def partial_sd(X: np.ndarray, *, weights: np.ndarray | None = None) -> np.ndarray:
@@ -436,11 +470,13 @@ def check_full_rank(X: pd.DataFrame, weights: np.ndarray | None = None, *,
     # space (with an intercept, every constant column lies in the span of the first), but a
     # predictor in epoch seconds or multiplied by 1e6 no longer swamps the rank tolerance.
     varying = ~const
-    if standardized is None:
-        Z = standardize(Xv[:, varying]).apply(Xv[:, varying])
+    if standardized is not None and "Intercept" in X.columns and X["Intercept"].eq(1.0).all():
+        # the intercept is already the constant column (standardize leaves constants alone)
+        rank = int(np.linalg.matrix_rank(standardized))
     else:
-        Z = standardized[:, varying]
-    rank = int(np.linalg.matrix_rank(np.column_stack([np.ones(len(Xv)), Z])))
+        Z = (standardize(Xv[:, varying]).apply(Xv[:, varying]) if standardized is None
+             else standardized[:, varying])
+        rank = int(np.linalg.matrix_rank(np.column_stack([np.ones(len(Xv)), Z])))
     full = X.shape[1] + (0 if "Intercept" in X.columns else 1)
     if rank < full:
         raise ValueError(

@@ -60,8 +60,32 @@ def fit_mixed(data: pd.DataFrame, formula: str, *, groups: str, reml: bool = Tru
         for REML), ``.variance_components`` (``group, variance, std`` with a ``Residual`` row),
         ``.nobs``, ``.aic`` (as lme4: fixed effects + 2 variances), ``.converged``.
 
+    Raises
+    ------
+    ColumnTypeError
+        (a ``TypeError`` that is also a ``ValueError``) naming the column: a cell holding a
+        list, dict, set or tuple; numbers stored as text in a predictor (``"3"``, ``"4.5"``:
+        convert with ``pd.to_numeric``, or make them a ``pd.Categorical`` if they are codes);
+        a column mixing numbers and text; dates, durations or complex numbers;
+        a non-numeric or boolean outcome.
+    InputError
+        (a ``ValueError``) naming the column and the first row (index label) holding
+        ``inf``/``-inf``; missing values (NaN/NA, nullable dtypes included) are dropped and
+        counted instead.
+    ValueError
+        A single group, or as many groups as rows used (every group a single row), refused as
+        ``lmer`` does ("number of levels of each grouping factor must be < number of
+        observations"); a constant outcome or one the fixed effects fit exactly; a
+        rank-deficient design; missing values with ``missing="raise"``.
+
     Notes
     -----
+    The fit runs on centred, scaled and decorrelated predictors (and a centred outcome) and the
+    fixed effects and ``.vcov`` are mapped back exactly; the REML log-likelihood is reported for
+    the design as given (it contains log|X'V^-1 X|, which depends on the scale of X, as in
+    lme4). A predictor in epoch seconds or multiplied by 1e6 gives the same fit as a
+    well-scaled one (tests/test_models_bad_inputs.py).
+
     Validated against R 4.2.2 / lme4 1.1.31 ``lmer(Reaction ~ Days + (1 | Subject),
     sleepstudy)`` (REML and ML) and ``lmer`` on a simulated 2,000-row service data set:
     fixed effects, SEs, variances and logLik to 1e-3 (tests/test_models_mixed.py).

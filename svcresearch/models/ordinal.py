@@ -307,7 +307,10 @@ def _outcome_levels(y: pd.Series, name: str, n_missing_levels_ok: bool = False):
     elif pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
         raise ColumnTypeError(
             f"Outcome {name!r} must be numeric (e.g. ratings 1-5) or an ordered categorical; got "
-            f"dtype {dtype}. Convert it with pd.Categorical(..., categories=[...], ordered=True)"
+            f"dtype {dtype}"
+            + (" (numbers stored as text: convert them with pd.to_numeric)"
+               if _numbers_as_text(y) else "")
+            + ". Convert it with pd.Categorical(..., categories=[...], ordered=True)"
             + ("; for a yes/no outcome use fit_logistic." if pd.api.types.is_bool_dtype(dtype) else ".")
         )
     else:
@@ -319,6 +322,12 @@ def _outcome_levels(y: pd.Series, name: str, n_missing_levels_ok: bool = False):
         raise ValueError(f"Outcome {name!r} takes only one value in the used rows; an ordinal "
                          f"model needs at least two categories.")
     return codes, labels
+
+
+def _numbers_as_text(y: pd.Series) -> bool:
+    if pd.api.types.infer_dtype(y, skipna=True) != "string":
+        return False
+    return bool(pd.to_numeric(pd.Series(pd.unique(y), dtype=object), errors="coerce").notna().all())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -752,13 +761,30 @@ def fit_ordinal(data: pd.DataFrame, formula: str, *, groups: str | None = None,
 
     Raises
     ------
+    ColumnTypeError
+        (a ``TypeError`` that is also a ``ValueError``) naming the column: a cell holding a
+        list, dict, set or tuple; numbers stored as text in a predictor (``"3"``, ``"4.5"``:
+        convert with ``pd.to_numeric``, or make them a ``pd.Categorical`` if they are codes);
+        a column mixing numbers and text; dates, durations or complex numbers;
+        an outcome neither numeric nor an ordered categorical (an ordered categorical's
+        category order is the outcome's order).
+    InputError
+        (a ``ValueError``) naming the column and the first row (index label) holding
+        ``inf``/``-inf``; missing values (NaN/NA, nullable dtypes included) are dropped and
+        counted instead.
     ValueError
-        Outcome neither numeric nor ordered categorical; outcome categories listed but
-        unobserved; complete/quasi-complete separation; rank-deficient design; no convergence;
+        Outcome categories listed but unobserved; complete/quasi-complete separation; rank-deficient design; no convergence;
         missing values with ``missing="raise"``.
 
     Notes
     -----
+    The model is fitted on centred, scaled and decorrelated design columns and the estimates,
+    standard errors and ``.vcov`` are mapped back exactly (a linear reparametrisation, under
+    which the maximum-likelihood fit is the same): a predictor in epoch seconds or multiplied
+    by 1e6 gives the same fit as a well-scaled one (tests/test_models_bad_inputs.py, to 1e-8
+    relative). With ``groups`` and a single row per group the fit goes ahead with a note, as
+    ``clmm`` warns ("no. random effects >= no. observations").
+
     Parametrisation as R's ``ordinal``: P(Y <= j) = F(theta_j - x'beta - u), so positive
     coefficients shift ratings up. The outcome's levels are the ordered categories or the
     sorted distinct numeric values (named like R: ``'1'``, ``'2'``...).
