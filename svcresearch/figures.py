@@ -309,12 +309,14 @@ def save_figure(fig, name: str, *, width: str | float | None = None, height: flo
 # Shared pieces of the plots
 # ----------------------------------------------------------------------------------------------
 _WORDS = {
-    "en": {"estimate": "Estimate", "log_odds": "Estimate (log odds)", "icc": "Intraclass correlation (ICC)",
+    "en": {"estimate": "Estimate", "log_odds": "Estimate (log odds)", "coefficient": "Estimate (b)",
+           "icc": "Intraclass correlation (ICC)",
            "indirect": "Indirect effect", "ci": "{c}% CI", "probability": "Predicted probability",
            "category": "Rating", "slope": "Simple slope", "slope_of": "Slope of {x}", "share": "Share",
            "count": "Count", "tentative": "tentative", "reliable": "reliable", "at": "at",
            "indirect_effect": "Indirect effect", "direct": "direct", "total": "total"},
-    "fi": {"estimate": "Estimaatti", "log_odds": "Estimaatti (log-vetosuhde)", "icc": "Sisäkorrelaatio (ICC)",
+    "fi": {"estimate": "Estimaatti", "log_odds": "Estimaatti (log-vetosuhde)", "coefficient": "Estimaatti (b)",
+           "icc": "Sisäkorrelaatio (ICC)",
            "indirect": "Epäsuora vaikutus", "ci": "{c} %:n LV", "probability": "Ennustettu todennäköisyys",
            "category": "Arvio", "slope": "Yksinkertainen kulmakerroin", "slope_of": "Muuttujan {x} kulmakerroin",
            "share": "Osuus", "count": "Lukumäärä", "tentative": "alustava", "reliable": "luotettava",
@@ -399,7 +401,8 @@ def forest_plot(data: pd.DataFrame, *, hypothesis: str = "hypothesis", term: str
     order = list(dict.fromkeys(["log_odds", *rows["_scale"].tolist()]))
     order = [s for s in order if s in set(rows["_scale"])]
     words = _WORDS[language]
-    axis_labels = {"log_odds": words["log_odds"], "icc": words["icc"], "indirect": words["indirect"]}
+    axis_labels = {"log_odds": words["log_odds"], "icc": words["icc"], "indirect": words["indirect"],
+                   "b": words["coefficient"]}
     axis_labels.update(scale_labels or {})
     counts = [int((rows["_scale"] == s).sum()) for s in order]
     if height is None:
@@ -872,11 +875,14 @@ def distribution_plot(data: pd.DataFrame, *, outcome: str, by: str | None = None
                 if g is not None:
                     full = labels.get(f"{by}[{g}]")
                     name = full.split(": ", 1)[1] if full and ": " in full else str(g).replace("_", " ")
+                    name = name[:1].upper() + name[1:]  # a legend entry starts a label: "Face to face"
                     name = f"{name} (n = {len(present)})"
                 ax.bar(x - 0.4 + bw * (i + 0.5), heights, width=bw * 0.92, color=OKABE_ITO[1 + i % 7] if n > 1 else "0.35",
                        hatch=_HATCHES[i % len(_HATCHES)] if n > 1 else None, edgecolor="0.1", linewidth=0.4,
                        label=name)
-            ax.set_xticks(x, [str(lv) for lv in levels])
+            # whole numbers stored as floats (a 0-10 score read as float) are shown without ".0"
+            ax.set_xticks(x, [str(int(lv)) if isinstance(lv, (float, np.floating)) and float(lv).is_integer()
+                              else str(lv) for lv in levels])
         else:
             for i, (g, part) in enumerate(groups):
                 present = pd.to_numeric(part[outcome], errors="coerce").dropna()

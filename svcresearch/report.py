@@ -804,7 +804,8 @@ def regression_table(data: pd.DataFrame, *, labels: Mapping[str, str] | None = N
     decimals : int
         Decimals of b, SE, OR and the interval (the same in every row).
     thresholds : bool
-        Keep ordinal thresholds (terms ``1|2``, ...); by default they are left out.
+        Keep ordinal thresholds (terms ``1|2``, ...); by default they are left out. Kept, they
+        are labelled "Threshold 1|2" and have no odds ratio (an em dash).
     title : str, optional
         Stored in ``attrs["title"]`` for :func:`save_table`.
 
@@ -826,14 +827,18 @@ def regression_table(data: pd.DataFrame, *, labels: Mapping[str, str] | None = N
     rows = data if thresholds else data.loc[~data["term"].astype(str).str.match(_THRESHOLD)]
     t = _TEXT[language]
     kw = {"decimals": decimals, "language": language}
-    out = pd.DataFrame({t["predictor"]: [label_term(x, labels, language=language) for x in rows["term"]],
+    cut = rows["term"].astype(str).str.match(_THRESHOLD).to_numpy()
+    threshold_word = "Kynnys" if language == "fi" else "Threshold"
+    out = pd.DataFrame({t["predictor"]: [f"{threshold_word} {x}" if c else label_term(x, labels, language=language)
+                                         for x, c in zip(rows["term"], cut)],
                         "b": [format_number(v, **kw) for v in rows["estimate"]],
                         t["se"]: [format_number(v, **kw) for v in rows["std_error"]]})
     ci = _ci_header(language, confidence)
     if odds_ratio:
-        out["OR"] = [format_number(np.exp(v), **kw) for v in rows["estimate"]]
-        out[f"{ci} (OR)"] = format_ci(np.exp(rows["ci_low"].astype(float)), np.exp(rows["ci_high"].astype(float)),
-                                      **kw).tolist()
+        # a threshold is a cut-point on the latent scale, not an effect: it has no odds ratio
+        out["OR"] = [EMPTY if c else format_number(np.exp(v), **kw) for v, c in zip(rows["estimate"], cut)]
+        ors = format_ci(np.exp(rows["ci_low"].astype(float)), np.exp(rows["ci_high"].astype(float)), **kw).tolist()
+        out[f"{ci} (OR)"] = [EMPTY if c else v for v, c in zip(ors, cut)]
     else:
         out[ci] = format_ci(rows["ci_low"], rows["ci_high"], **kw).tolist()
     out["p"] = [format_p(v, language=language) for v in rows["p_value"]]
