@@ -342,7 +342,7 @@ def design_from_study(study, *, behaviour: str, effect: float, where: Mapping | 
                        double_coded_share=float(data["double_coded"].mean()) if "double_coded" in data else 0.0,
                        behaviour=labels.get(var.out_name, var.out_name).lower(),
                        outcome=labels.get(spec.outcome, spec.outcome).lower(),
-                       employees=(labels.get(spec.groups, spec.groups).lower() + "s") if spec.groups else "employees")
+                       employees=(spec.groups.replace("_", " ") + "s") if spec.groups else "employees")
 
 
 def _study_kappa(study, behaviour: str) -> float:
@@ -593,3 +593,34 @@ def planning_sentence(grid: pd.DataFrame, *, target: float = 0.8, kappa: float |
     return (f"{head} you need about {n:,} encounters from {int(best['n_employees'])} {design.employees} "
             f"({share}; {design.response_rate * 100:.0f}% survey response; simulated power, "
             f"Monte Carlo SE ≤ {grid['power_mc_se'].max():.2f}).")
+
+
+def study_design(study, *, effect: float | None = None) -> PowerDesign:
+    """The design to plan from for the active study (notebook 08).
+
+    The default (simulated) study: :func:`default_design` for phone use. Any other study: the
+    first binary behaviour tested by a ``term`` claim of its hypotheses file (else the first
+    binary behaviour of its codebook) through :func:`design_from_study`, with ``effect``
+    defaulting to log(1.3) for an ordinal outcome and 0.3 outcome SDs for a continuous one.
+    """
+    from svcresearch import modelframe as mfm
+    from svcresearch.hypotheses import load_hypotheses
+
+    if (study.raw_dir / "ground_truth.json").is_file():        # the simulated default study
+        return default_design(claim="phone_use", effect=effect)
+    codebook = study.codebook
+    candidates = []
+    if study.hypotheses_path:
+        for claim in load_hypotheses(study.hypotheses_path, codebook=codebook).claims:
+            for t in claim.tests:
+                if t.kind == "term":
+                    candidates.append((next(iter(t.weights)), claim.where))
+    candidates += [(v.out_name, None) for v in codebook.behaviours]
+    for name, where in candidates:
+        var = mfm.find_variable(codebook, name)
+        if var is not None and var.type == "binary":
+            d = design_from_study(study, behaviour=var.out_name, effect=0.0 if effect is None else effect, where=where)
+            if effect is None:
+                d = replace(d, effect=math.log(1.3) if d.family == "ordinal" else 0.3 * d.outcome_sd)
+            return d
+    raise ValueError("the study has no binary coded behaviour to plan for.")

@@ -277,6 +277,7 @@ def recovery_replication(seed: int, *, n_encounters: int = 2400, parameters: dic
         tmp = Path(tmp)
         key = tmp / "key"
         key.write_text(_KEY, encoding="utf-8")
+        key.chmod(0o600)
         simulate_study(n_encounters=n_encounters, seed=int(seed), out=tmp / "raw", parameters=parameters)
         clean_study(tmp / "raw", out=tmp / "processed", progress=False, key_path=key)
         encounters = pd.read_parquet(tmp / "processed" / "encounters.parquet")
