@@ -411,7 +411,7 @@ def mediation_figure(mediation, study):
     scale = str(first["scale"].iloc[0]) if "scale" in first.columns else ""
     caption = (f"Mediation path diagram of claim {first['hypothesis'].iloc[0]}: a (OLS, mediator on the "
                f"predictor), b and the direct effect c′ from the outcome model"
-               + (f" ({scale})" if scale else "")
+               + {"log_odds": " (log odds)", "b": " (outcome points)"}.get(scale, f" ({scale})" if scale else "")
                + "; the indirect effect ab with its Monte Carlo confidence interval below. "
                  "*p < .05, **p < .01, ***p < .001.")
     return _captioned(fig, caption)
