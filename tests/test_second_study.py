@@ -67,8 +67,10 @@ def run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SVCRESEARCH_KEY", "second-study-test-key")
         report = clean_study(STUDY, out=processed, progress=False)
-        executed = pipeline.reproduce(raw=STUDY, processed=processed, reports=reports, clean=False)
-    return {"report": report, "processed": processed, "reports": reports, "executed": executed,
+        notebooks = pipeline.list_notebooks(ROOT / "notebooks")
+        executed = pipeline.reproduce(raw=STUDY, processed=processed, reports=reports, notebooks=notebooks,
+                                      clean=False)
+    return {"notebooks": notebooks, "report": report, "processed": processed, "reports": reports, "executed": executed,
             "encounters": pd.read_parquet(processed / "encounters.parquet"),
             "quarantine": pd.read_csv(processed / "quarantine.csv", dtype=str, keep_default_na=False)}
 
@@ -221,6 +223,8 @@ def test_hypotheses_table_has_the_studys_own_claims(run):
     # the truth: large effects supported, humour (truly null) not
     assert row.at["P1", "verdict"] == "supported" and row.at["P2", "verdict"] == "supported"
     assert row.at["P4", "verdict"] != "supported"
+    # docs/own_data.md (step 9) and examples/apteekki/README.md state this table's verdicts
+    assert set(row.index[row["verdict"] == "supported"]) == {"P1", "P2", "P3", "P6", "P8", "P9"}
     # P1 is the main model's coefficient: statsmodels' REML linear mixed model of the same frame
     d = enc.dropna(subset=["recommend", "uses_name", "humour", "open_question", "checks_understanding", "warmth",
                            "service_mode", "busy"]).copy()
@@ -238,7 +242,8 @@ def test_hypotheses_table_has_the_studys_own_claims(run):
 
 
 def test_the_notebooks_report_the_studys_hypotheses(run):
-    assert [p.name for p in run["executed"]] == [p.name for p in pipeline.list_notebooks(ROOT / "notebooks")]
+    assert [p.name for p in run["executed"]] == [p.name for p in run["notebooks"]]
+    assert len(run["executed"]) >= 7
     table = pd.read_csv(run["reports"] / "tables" / "hypotheses.csv")
     assert list(table.iloc[:, 0]) == [f"P{i}" for i in range(1, 10)]
 
@@ -294,3 +299,49 @@ def test_an_own_study_shows_no_simulated_truth(run):
     assert study.name == "apteekki" and study.processed_matches
     assert study.behaviours == list(BEHAVIOURS)
     assert study.ground_truth is None
+
+
+# --- the docs tell the truth about the example --------------------------------------------------
+
+def _subset(doc, actual, where: str) -> None:
+    """Every key of the documented mapping has the example file's value (nested)."""
+    if isinstance(doc, dict):
+        assert isinstance(actual, dict), where
+        for key, value in doc.items():
+            assert key in actual, f"{where}.{key} is in docs/own_data.md but not in the example"
+            _subset(value, actual[key], f"{where}.{key}")
+    else:
+        assert doc == actual, f"{where}: docs/own_data.md says {doc!r}, the example has {actual!r}"
+
+
+def test_docs_snippets_are_the_examples_files():
+    import yaml
+
+    text = (ROOT / "docs" / "own_data.md").read_text(encoding="utf-8")
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S)]
+    study = yaml.safe_load((STUDY / "study.yaml").read_text(encoding="utf-8"))
+    codebook = yaml.safe_load((STUDY / "codebook.yaml").read_text(encoding="utf-8"))
+    hyp = yaml.safe_load((STUDY / "hypotheses.yaml").read_text(encoding="utf-8"))
+    kinds = set()
+    for block in blocks:
+        if "files" in block:
+            kinds.add("study")
+            assert block["files"] == study["files"] and block["hypotheses"] == study["hypotheses"]
+        elif "hypotheses" in block:
+            kinds.add("hypotheses")
+            assert block["model"] == hyp["model"]
+            by_id = {c["id"]: c for c in hyp["hypotheses"]}
+            for claim in block["hypotheses"]:
+                _subset(claim, by_id.get(claim["id"]), claim["id"])
+        else:
+            variables = block.get("variables", block)
+            if isinstance(variables, dict):
+                for name, spec in variables.items():
+                    kinds.add("variables")
+                    _subset(spec, codebook["variables"].get(name), name)
+            for key in ("missing_codes", "id_formats"):
+                if key in block:
+                    assert block[key] == codebook[key], key
+            for name, spec in (block.get("value_sets") or {}).items():
+                _subset(spec, codebook["value_sets"][name], name)
+    assert kinds == {"study", "hypotheses", "variables"}
