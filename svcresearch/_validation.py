@@ -183,18 +183,14 @@ def check_model_column(name: str, column: str, values: pd.Series, *, role: str =
     if kind == "boolean" and dtype == object:
         return values.astype("boolean")
     if kind == "string":
-        if role == "predictor":
+        if role == "predictor" and numbers_as_text(values):
             present = values.dropna()
-            uniq = pd.unique(present)
-            parsed = pd.to_numeric(pd.Series(uniq, dtype=object), errors="coerce")
-            if len(uniq) and parsed.notna().all():
-                first = present.index[0]
-                raise ColumnTypeError(
-                    f"`{name}` column {column!r} holds numbers stored as text (e.g. "
-                    f"{present.iloc[0]!r} at {_row_label(first)}); a model predictor must be numeric: "
-                    f"convert it with pd.to_numeric(data[{column!r}]), or make it a pd.Categorical "
-                    f"if the numbers are category codes."
-                )
+            raise ColumnTypeError(
+                f"`{name}` column {column!r} holds numbers stored as text (e.g. "
+                f"{present.iloc[0]!r} at {_row_label(present.index[0])}); a model predictor must be "
+                f"numeric: convert it with pd.to_numeric(data[{column!r}]), or make it a "
+                f"pd.Categorical if the numbers are category codes."
+            )
         return values
     if kind in ("empty", "categorical", "bytes"):
         return values
@@ -227,6 +223,14 @@ def _hashable(v: Any) -> bool:
     except TypeError:
         return False
     return True
+
+
+def numbers_as_text(values: pd.Series) -> bool:
+    """True when every non-missing value of a text column parses as a number (``"3"``, ``"4.5"``)."""
+    if pd.api.types.infer_dtype(values, skipna=True) != "string":
+        return False
+    uniq = pd.unique(values.dropna())
+    return bool(len(uniq)) and bool(pd.to_numeric(pd.Series(uniq, dtype=object), errors="coerce").notna().all())
 
 
 def check_finite_column(name: str, column: str, values: pd.Series) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from .._validation import ColumnTypeError, check_confidence, check_type
+from .._validation import ColumnTypeError, check_confidence, check_type, numbers_as_text
 from ._formula import build_design, check_full_rank, split_formula, standardize
 from ._results import ModelResult, tidy_params
 
@@ -100,7 +100,7 @@ def fit_mixed(data: pd.DataFrame, formula: str, *, groups: str, reml: bool = Tru
         raise ColumnTypeError(
             f"Outcome {outcome!r} must be numeric for fit_mixed; got dtype {y.dtype} "
             + ("(numbers stored as text: convert them with pd.to_numeric) "
-               if _numbers_as_text(y) else "")
+               if numbers_as_text(y) else "")
             + "(use fit_logistic for yes/no outcomes, fit_ordinal for ratings).")
     n_groups = len(design.group_labels)
     if n_groups < 2:
@@ -163,11 +163,6 @@ def fit_mixed(data: pd.DataFrame, formula: str, *, groups: str, reml: bool = Tru
         method="lmm (REML)" if reml else "lmm (ML)", variance_components=vcomp,
         n_groups=n_groups, notes=notes)
 
-
-def _numbers_as_text(y: pd.Series) -> bool:
-    if pd.api.types.infer_dtype(y, skipna=True) != "string":
-        return False
-    return bool(pd.to_numeric(pd.Series(pd.unique(y), dtype=object), errors="coerce").notna().all())
 
 
 def _profiled_lmm(X, y, g, G, reml):

@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from .._validation import ColumnTypeError, check_confidence, check_number, check_option, check_type
+from .._validation import (ColumnTypeError, check_confidence, check_number, check_option, check_type,
+                           numbers_as_text)
 from ._formula import (Scaling, build_design, check_full_rank, newdata_matrix, partial_sd,
                        split_formula, standardize)
 from ._results import ModelResult, tidy_params
@@ -309,7 +310,7 @@ def _outcome_levels(y: pd.Series, name: str, n_missing_levels_ok: bool = False):
             f"Outcome {name!r} must be numeric (e.g. ratings 1-5) or an ordered categorical; got "
             f"dtype {dtype}"
             + (" (numbers stored as text: convert them with pd.to_numeric)"
-               if _numbers_as_text(y) else "")
+               if numbers_as_text(y) else "")
             + ". Convert it with pd.Categorical(..., categories=[...], ordered=True)"
             + ("; for a yes/no outcome use fit_logistic." if pd.api.types.is_bool_dtype(dtype) else ".")
         )
@@ -323,11 +324,6 @@ def _outcome_levels(y: pd.Series, name: str, n_missing_levels_ok: bool = False):
                          f"model needs at least two categories.")
     return codes, labels
 
-
-def _numbers_as_text(y: pd.Series) -> bool:
-    if pd.api.types.infer_dtype(y, skipna=True) != "string":
-        return False
-    return bool(pd.to_numeric(pd.Series(pd.unique(y), dtype=object), errors="coerce").notna().all())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -678,8 +674,10 @@ def _fit_clmm(model: _CLMM, start_psi, *, max_iter):
     psi = _from_internal(res.x, J1)
     # Newton polish on psi with the finite-difference Hessian of the analytic gradient: makes
     # the optimum (and so the SEs) precise whatever tolerance L-BFGS stopped at
+    H_last = None
     for _ in range(5):
         H = _num_hessian(model, psi)
+        H_last = None
         _, gpsi = model.value_grad(psi)
         try:
             step = np.linalg.solve(H, gpsi)
@@ -696,9 +694,10 @@ def _fit_clmm(model: _CLMM, start_psi, *, max_iter):
             break
         psi = cand
         if np.max(np.abs(t * step)) < 1e-8:
+            H_last = H   # a step this small leaves the (finite-difference) Hessian unchanged
             break
     value, gpsi = model.value_grad(psi)
-    H = _num_hessian(model, psi)
+    H = _num_hessian(model, psi) if H_last is None else H_last
     converged = bool(np.max(np.abs(gpsi)) < 1e-3 and np.all(np.isfinite(H)))
     return psi, -value, H, converged, gpsi
 
