@@ -325,9 +325,11 @@ def test_unlinked_survey_and_coding(tmp_path, capsys, monkeypatch):
 
 def test_coded_although_not_applicable(tmp_path, capsys, monkeypatch):
     # eye contact coded on a phone encounter (ENC-000002): not applicable, value withdrawn, reported
-    raw = make_study(tmp_path, coding=CODING.replace("ENC-000002,A,,yes", "ENC-000002,A,yes,yes"))
+    raw = make_study(tmp_path, coding=CODING.replace("ENC-000002,A,,yes", "ENC-000002,A,kyllä ,yes"))
     q, _ = expect_quarantine(tmp_path, capsys, monkeypatch, raw, file="coding_A.csv", row=3,
                              column="eye_contact", reason="out_of_range")
+    # the value as the coder wrote it, not its normalised level
+    assert q.loc[(q["row"] == "3") & (q["column"] == "eye_contact"), "value"].tolist() == ["kyllä "]
     enc = pd.read_parquet(tmp_path / "processed" / "encounters.parquet")
     assert enc.loc[1, "eye_contact_status"] == "not_applicable" and pd.isna(enc.loc[1, "eye_contact"])
 

@@ -70,7 +70,7 @@ from svcresearch import codebook as cbmod
 from svcresearch._validation import InputError, check_type
 from svcresearch.codebook import Codebook
 
-from .assemble import assemble, encounter_variables, merge_context, per_encounter_sources
+from .assemble import assemble, encounter_variables, merge_context, per_encounter_sources, raw_cells
 from .consensus import STATUS_LEVELS, code_behaviours, coding_long, order_codings
 from .duplicates import resolve_duplicates
 from .identifiers import drop_unidentified, is_in
@@ -244,7 +244,8 @@ def _clean(study: StudySpec, codebook: Codebook, key: bytes, bar) -> dict:
     cod = order_codings(coding, spine, primary_coder=study.primary_coder)
     sources = per_encounter_sources({"operations": ops, "survey": survey}, cod, coding, spine, codebook)
     ctx, supplied = merge_context(sources, codebook, ledger, redact, tables=all_tables)
-    code_behaviours(cod, coding, adjud_kept, ctx, codebook, ledger)
+    code_behaviours(cod, coding, adjud_kept, ctx, codebook, ledger,
+                    raw_values=lambda v, files, rows: redact(v, raw_cells(all_tables, v.name, files, rows)))
     encounters = assemble(spine=spine, ctx=ctx, cod=cod, adjud=adjud_kept, video=video, survey=survey,
                           survey_modes={t.spec.rel: t.spec.mode for t in tables["survey"]}, codebook=codebook,
                           key=key, primary_coder=study.primary_coder)

@@ -118,7 +118,7 @@ def merge_context(sources: dict, codebook: Codebook, ledger: Ledger, redact, *,
             files = src["source_file"].to_numpy(dtype=object)[differs]
             rows = src["source_row"].to_numpy()[differs].astype(np.int64)
             ledger.add(file=files, row=rows, column=v.column_in(k),
-                       value=redact(v, _raw_values(tables, v.name, files, rows)), reason="source_conflict",
+                       value=redact(v, raw_cells(tables, v.name, files, rows)), reason="source_conflict",
                        scope="cell",
                        detail=[f"value not used: {f} row {r} gives {s!r} and {w} comes first for "
                                f"'{v.name}' (precedence {' > '.join(precedence(v))})"
@@ -127,7 +127,7 @@ def merge_context(sources: dict, codebook: Codebook, ledger: Ledger, redact, *,
     return merged, supplied
 
 
-def _raw_values(tables: list, name: str, files: np.ndarray, rows: np.ndarray) -> pd.Series:
+def raw_cells(tables: list, name: str, files: np.ndarray, rows: np.ndarray) -> pd.Series:
     """The raw cells of variable ``name`` at (file, row) pairs, as read."""
     out = np.full(len(files), None, dtype=object)
     for t in tables:

@@ -137,7 +137,7 @@ def order_codings(coding: pd.DataFrame, spine: pd.Index, *, primary_coder: str) 
 
 
 def code_behaviours(cod: Codings, coding: pd.DataFrame, adjud: pd.DataFrame | None, ctx: pd.DataFrame,
-                    codebook: Codebook, ledger: Ledger) -> None:
+                    codebook: Codebook, ledger: Ledger, *, raw_values=None) -> None:
     """Code every judgement as integers and apply the applicability rules (fills ``cod``)."""
     order = cod.order
     behaviour_names = {b.name for b in codebook.behaviours}
@@ -170,8 +170,12 @@ def code_behaviours(cod: Codings, coding: pd.DataFrame, adjud: pd.DataFrame | No
         if coded_inapplicable.any():
             rule = " and ".join(c.describe() for c in b.applicable_if)
             where = np.flatnonzero(coded_inapplicable)
-            ledger.add(file=np.array(cod.files, dtype=object)[cod.file[where]], row=cod.row[where],
-                       column=b.column_in("coding"), value=level_strings(codes[where], levels), reason="out_of_range",
+            files = np.array(cod.files, dtype=object)[cod.file[where]]
+            # the value as the coder wrote it (``kyllä``), not its normalised level (``yes``)
+            shown = raw_values(b, files, cod.row[where]) if raw_values is not None else \
+                level_strings(codes[where], levels)
+            ledger.add(file=files, row=cod.row[where],
+                       column=b.column_in("coding"), value=shown, reason="out_of_range",
                        scope="cell", detail=f"coded although not applicable (rule: {rule} is false for this encounter)")
         status = np.where(na_rule, 2, np.where(codes >= 0, 0, 1)).astype(np.int8)
         codes = np.where(na_rule, -1, codes).astype(np.int32)
