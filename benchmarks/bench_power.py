@@ -23,7 +23,7 @@ from svcresearch.power import default_design, simulate_planned, simulated_power
 
 
 def main(replications: int = 200) -> None:
-    design = default_design(claim="phone_use")
+    design = default_design()
     load0 = os.getloadavg()[0]
     start = time.perf_counter()
     point = simulated_power(design, n_replications=replications, seed=1, n_jobs=2)

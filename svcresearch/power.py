@@ -22,7 +22,8 @@ study's codebook, hypotheses and processed data (any study: its own outcome, beh
 
 Assumptions of the simulation (stated in every result's ``attrs["assumptions"]``)
 ----------------------------------------------------------------------------------
-* The planning model is ``outcome ~ behaviour + (1 | employee)`` among encounters where the
+* The planning model is ``outcome ~ behaviour + (1 | group)`` (the study's grouping variable,
+  e.g. the employee) among encounters where the
   behaviour applies; the effect is the conditional log odds ratio (ordinal) or difference in
   outcome units (continuous) in that model.
 * Coders err symmetrically at a rate ``e`` chosen so that two independent coders agree with
@@ -240,39 +241,15 @@ class PowerDesign:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def default_design(*, claim: str = "phone_use", effect: float | None = None) -> PowerDesign:
-    """The default study's design for one of its binary behaviours (simulator parameters).
+def default_design(*, claim: str | None = None, effect: float | None = None) -> PowerDesign:
+    """The simulated default study's design for one of its binary behaviours.
 
-    Prevalence, applicability, response rate, the employee variance (service point + employee,
-    nested), the outcome's thresholds and the coders' error rate (as a kappa) come from
-    :data:`svcresearch.simulate.DEFAULT_PARAMETERS`; the effect defaults to the simulator's
-    coefficient of the behaviour.
+    Lives with the simulator (:func:`svcresearch.simulate.planning.default_design`), which knows
+    the default study's parameters; ``claim`` defaults to the behaviour the simulator plans for.
     """
-    from svcresearch.simulate import DEFAULT_PARAMETERS as P
+    from svcresearch.simulate.planning import default_design as simulator_design
 
-    b, lat = P["behaviour"], P["latent"]
-    if claim not in lat["beta"] or claim not in b or isinstance(b[claim], dict):
-        known = [k for k in lat["beta"] if k in b and not isinstance(b[k], dict)]
-        raise ValueError(f"`claim` must be a binary behaviour of the default study ({', '.join(known)}); got {claim!r}.")
-    applicable = {"eye_contact": 1 - P["structure"]["phone_share"], "apology": P["structure"]["failure_share"],
-                  "explanation": P["structure"]["failure_share"], "referral": 1 - b["resolved"]}
-    from svcresearch.simulate import study_truth
-
-    # the outcome's marginal distribution in the default study (a large draw of its truth)
-    sat = study_truth(n_encounters=20_000, seed=1)["sat_overall"]
-    counts = np.bincount(sat, minlength=len(lat["thresholds"]) + 2)[1:]
-    probs = tuple(float(c) for c in counts / counts.sum())
-    prev = b[claim]
-    e = P["coders"]["error_rates"].get(claim, 0.0)
-    return PowerDesign(effect=float(lat["beta"][claim] if effect is None else effect), family="ordinal",
-                       n_encounters=2400, n_employees=48, prevalence=prev,
-                       applicable_share=applicable.get(claim, 1.0), response_rate=P["survey"]["response_rate"],
-                       category_probabilities=probs,
-                       group_sd=math.hypot(lat["sd_employee"], lat["sd_service_point"]),
-                       propensity_sd=b["employee_propensity_sd"],
-                       kappa=round(kappa_of_error_rate(e, prevalence=prev), 3),
-                       double_coded_share=P["coders"]["coder_b_share"], behaviour=claim.replace("_", " "),
-                       outcome="overall satisfaction", employees="employees")
+    return simulator_design(claim=claim, effect=effect)
 
 
 def design_from_study(study, *, behaviour: str, effect: float, where: Mapping | None = None,
@@ -562,7 +539,7 @@ def _fmt_k(k: float) -> str:
 
 def planning_sentence(grid: pd.DataFrame, *, target: float = 0.8, kappa: float | None = None,
                       design: PowerDesign | None = None) -> str:
-    """One sentence for a plan: "To detect OR = 1.3 for smile with 80% power at κ = .8 you need
+    """One sentence for a plan: "To detect OR = 1.3 for a behaviour with 80% power at κ = .8 you need
     about 1,900 encounters from 48 employees." (the fewest encounters over the grid's employee
     counts at that kappa; a sentence saying what the grid lacks when no point reaches the target).
     """
@@ -598,7 +575,7 @@ def planning_sentence(grid: pd.DataFrame, *, target: float = 0.8, kappa: float |
 def study_design(study, *, effect: float | None = None) -> PowerDesign:
     """The design to plan from for the active study (notebook 08).
 
-    The default (simulated) study: :func:`default_design` for phone use. Any other study: the
+    The default (simulated) study: :func:`default_design`. Any other study: the
     first binary behaviour tested by a ``term`` claim of its hypotheses file (else the first
     binary behaviour of its codebook) through :func:`design_from_study`, with ``effect``
     defaulting to log(1.3) for an ordinal outcome and 0.3 outcome SDs for a continuous one.
@@ -607,7 +584,7 @@ def study_design(study, *, effect: float | None = None) -> PowerDesign:
     from svcresearch.hypotheses import load_hypotheses
 
     if (study.raw_dir / "ground_truth.json").is_file():        # the simulated default study
-        return default_design(claim="phone_use", effect=effect)
+        return default_design(effect=effect)
     codebook = study.codebook
     candidates = []
     if study.hypotheses_path:

@@ -202,29 +202,11 @@ def run_replications(replicate: Callable[[int], pd.DataFrame], *, seeds: Iterabl
 # Parameter recovery of the default study
 # ----------------------------------------------------------------------------------------------
 def _true_code_frame(encounters: pd.DataFrame, truth: dict) -> pd.DataFrame:
-    """The cleaned encounters with every coded behaviour replaced by its true value and status."""
-    from svcresearch.simulate._model import BEHAVIOURS, SMILE_LEVELS
-    from svcresearch.simulate._pseudo import true_codes
+    """The cleaned encounters with every coded behaviour replaced by its true value and status
+    (:func:`svcresearch.simulate.planning.true_code_frame`)."""
+    from svcresearch.simulate.planning import true_code_frame
 
-    idx = encounters["encounter_id"].astype("string").str.extract(r"(\d+)", expand=False).astype(int).to_numpy() - 1
-    values, applicable = true_codes(truth, idx)
-    out = encounters.copy()
-    for b in BEHAVIOURS:
-        app = applicable[b]
-        if b == "smile":
-            col = pd.Categorical(np.asarray(SMILE_LEVELS, dtype=object)[values[b]],
-                                 categories=out[b].cat.categories if hasattr(out[b], "cat") else SMILE_LEVELS,
-                                 ordered=getattr(out[b].dtype, "ordered", True))
-            out[b] = col
-            out.loc[~app, b] = np.nan
-        else:
-            out[b] = pd.array(np.where(app, values[b], False), dtype="boolean")
-            out.loc[~app, b] = pd.NA
-        status = f"{b}_status"
-        cats = list(out[status].cat.categories) if status in out and hasattr(out[status], "cat") else \
-            ["observed", "missing", "not_applicable"]
-        out[status] = pd.Categorical(np.where(app, "observed", "not_applicable"), categories=cats)
-    return out
+    return true_code_frame(encounters, truth)
 
 
 def _rows(table: pd.DataFrame, arm: str) -> pd.DataFrame:
@@ -390,6 +372,20 @@ def default_targets() -> pd.DataFrame:
         gt["hypotheses"] = cache["true_codes"]["hypotheses"]
         gt["hypotheses_pseudo_true_coded"] = cache["coded"]["hypotheses"]
     return recovery_targets(gt)
+
+
+def study_recovery(study, *, n_replications: int, seed: int = 1, progress: bool = False):
+    """Notebook 08's recovery step: :func:`parameter_recovery` for a simulated study, else a Note.
+
+    Recovery replicates the default simulator, so it says something only about a simulated study
+    (one with a ground truth); for a researcher's own study it is one sentence why not.
+    """
+    from svcresearch.modelframe import Note
+
+    if study.ground_truth is None:
+        return Note(f"Parameter recovery replicates the default study's simulator; study '{study.name}' is not "
+                    f"simulated (it has no ground truth), so there is nothing to recover.")
+    return parameter_recovery(n_replications=n_replications, seed=seed, progress=progress)
 
 
 def parameter_recovery(*, n_replications: int, seed: int = 1, n_encounters: int = 2400, path: str | Path | None = None,
