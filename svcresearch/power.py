@@ -22,9 +22,8 @@ study's codebook, hypotheses and processed data (any study: its own outcome, beh
 
 Assumptions of the simulation (stated in every result's ``attrs["assumptions"]``)
 ----------------------------------------------------------------------------------
-* The planning model is ``outcome ~ behaviour + (1 | group)`` (the study's grouping variable,
-  e.g. the employee) among encounters where the
-  behaviour applies; the effect is the conditional log odds ratio (ordinal) or difference in
+* The planning model is ``outcome ~ behaviour + (1 | group)`` (the study's grouping variable)
+  among encounters where the behaviour applies; the effect is the conditional log odds ratio (ordinal) or difference in
   outcome units (continuous) in that model.
 * Coders err symmetrically at a rate ``e`` chosen so that two independent coders agree with
   Cohen's kappa = ``kappa`` at the behaviour's prevalence; a double-coded encounter on which the

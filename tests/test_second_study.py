@@ -48,12 +48,6 @@ DEFAULT_NAMES = ("eye_contact", "eye contact", "greeting", "smile", "resolved", 
                  "explanation", "acknowledged_wait", "phone_use", "scripted", "upselling", "referral",
                  "sat_overall", "sat_scale", "felt_valued", "face_to_face", "channel", "employee", "wait_min",
                  "service_failure", "returning_customer", "service_point", "tell_others", "post_online")
-#: Known leaks, each reported to the owner of the code that writes it (issue 8). They are cut out
-#: before the check, so anything else that names the default study still fails the test.
-#: - notebook 08's parameter recovery replicates the simulated default study by design (its own
-#:   text says so); its tables (parameter_recovery*) and the outputs of its recovery cells;
-#: - power.py's "Assumptions of the simulation" (notebook 08's power-grid note) write the planning
-#:   model with the default study's grouping variable.
 NAME_RX = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(re.escape(n) for n in DEFAULT_NAMES) + r")(?![A-Za-z0-9_])",
                      re.IGNORECASE)
 
