@@ -671,19 +671,27 @@ def fit_ols(data: pd.DataFrame, formula: str, *, confidence: float = 0.95):
     Checked against ``statsmodels.OLS`` in tests/test_modelframe.py (estimates, SEs, loglik).
     """
     from svcresearch.models import ModelResult
-    from svcresearch.models._formula import build_design, check_full_rank
+    from svcresearch.models._formula import build_design, check_full_rank, standardize
 
     check_confidence(confidence)
     design = build_design(data, formula, intercept=True)
     X = design.X
-    check_full_rank(X)
     yv = design.y.to_numpy(dtype=float)
     Xv = X.to_numpy(dtype=float)
     n, k = Xv.shape
     if n <= k:
         raise ValueError(f"{n} rows are too few for {k} coefficients.")
-    xtx_inv = np.linalg.inv(Xv.T @ Xv)
-    beta = xtx_inv @ Xv.T @ yv
+    # least squares on centred, scaled (and, when collinear, decorrelated) columns, mapped back
+    # exactly: epoch seconds or a predictor times 1e6 are then as well conditioned as any other
+    terms = list(X.columns)
+    icpt = terms.index("Intercept") if "Intercept" in terms else None
+    scaling = standardize(Xv, centre=icpt is not None)
+    Xd = scaling.apply(Xv)
+    check_full_rank(X, standardized=Xd)
+    scaling, Xs = scaling.whitened(Xd)
+    T = scaling.jacobian(intercept=icpt)
+    xtx_inv = T @ np.linalg.inv(Xs.T @ Xs) @ T.T
+    beta = T @ np.linalg.solve(Xs.T @ Xs, Xs.T @ yv)
     resid = yv - Xv @ beta
     rss = float(resid @ resid)
     if rss <= 0:
@@ -693,7 +701,6 @@ def fit_ols(data: pd.DataFrame, formula: str, *, confidence: float = 0.95):
     se = np.sqrt(np.diag(vcov))
     t = beta / se
     q = stats.t.isf((1 - confidence) / 2, n - k)
-    terms = list(X.columns)
     params = pd.DataFrame({"term": terms, "estimate": beta, "std_error": se, "statistic": t,
                            "p_value": 2 * stats.t.sf(np.abs(t), n - k), "ci_low": beta - q * se,
                            "ci_high": beta + q * se})

@@ -209,3 +209,16 @@ def test_errors(data):
 def test_note_renders_as_plain_text():
     note = mfm.Note("Not estimated: too few rows.")
     assert repr(note) == "Not estimated: too few rows." and note._repr_markdown_() == str(note)
+
+
+def test_fit_ols_is_exact_under_epoch_second_scaling():
+    # a predictor in epoch seconds (1.7e9 + days * 86400) gives the days fit's slope and SE / 86400
+    from svcresearch.modelframe import fit_ols
+
+    rng = np.random.default_rng(1)
+    days = rng.uniform(0, 30, 200)
+    y = 2 + 0.5 * days + rng.normal(size=200)
+    by_day = fit_ols(pd.DataFrame({"y": y, "x": days}), "y ~ x").params.set_index("term")
+    by_second = fit_ols(pd.DataFrame({"y": y, "x": 1.7e9 + days * 86400}), "y ~ x").params.set_index("term")
+    np.testing.assert_allclose(by_second.loc["x", ["estimate", "std_error"]].to_numpy(float) * 86400,
+                               by_day.loc["x", ["estimate", "std_error"]].to_numpy(float), rtol=1e-8)
