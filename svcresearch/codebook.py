@@ -880,15 +880,20 @@ def _ascii_nocase(text: str) -> str:
     return "".join(f"[{c.upper()}{c.lower()}]" if c.isascii() and c.isalpha() else re.escape(c) for c in text)
 
 
+_ID_MAX_DIGITS = 18
+
+
 def _id_grammar(prefix: str, width: int, suffix: str) -> str:
     """The regex of :func:`canonical_id`'s grammar; group ``n`` holds the significant digits."""
     pre = prefix.rstrip(" _-")
     suf = suffix.lstrip(" _-")
     head = f"(?:{_ascii_nocase(pre)}{_ID_SEP}?)?" if pre else ""
     tail = f"(?:{_ID_SEP}?{_ascii_nocase(suf)})?" if suf else ""
-    number = f"0*(?P<n>[0-9]{{1,{width}}})"
+    # the format's width is a minimum, as in Python's formatting ("ENC-{:06d}" of 1000000 is
+    # ENC-1000000); up to 18 significant digits keep the number exact in int64
+    number = f"0*(?P<n>[0-9]{{1,{_ID_MAX_DIGITS}}})"
     # a bare number may carry an integer-valued decimal tail from a spreadsheet (128.0, 128,00)
-    bare = f"0*(?P<d>[0-9]{{1,{width}}})[.,]0+"
+    bare = f"0*(?P<d>[0-9]{{1,{_ID_MAX_DIGITS}}})[.,]0+"
     return f"^(?:{head}{number}{tail}|{bare})$"
 
 
@@ -898,13 +903,12 @@ def canonical_id(values: pd.Series, fmt: str) -> pd.Series:
     The grammar (docs/study_layout.md, "Canonical identifiers"), for a format such as
     ``ENC-{:06d}``: surrounding whitespace; optionally the format's prefix without its trailing
     separator (``ENC``), in any ASCII case, followed by at most one separator (space, ``-`` or
-    ``_``); then ONE run of ASCII digits, leading zeros allowed, whose value has at most the
-    format's width (6) significant digits; then optionally the format's suffix the same way. A bare
+    ``_``); then ONE run of ASCII digits, leading zeros allowed, of at most 18 significant digits
+    (the format's width is a minimum: ``ENC-1000000`` is kept); then optionally the format's suffix the same way. A bare
     number may also be an integer-valued spreadsheet decimal (``128.0``, ``128,0``, ``128.00``).
     So ``ENC-000123``, ``enc 123``, ``Enc_123``, ``123`` and ``123.0`` are all ``ENC-000123``;
     everything else is NA — two digit runs (``ENC-000123-2``, ``ENC-000008 take 2``), other text,
-    non-integer decimals (``12.5``), exponents (``1.29e2``), signs, non-ASCII digits and numbers
-    too wide for the format (``1234567``). :func:`normalise` reports NA as ``invalid_id``.
+    non-integer decimals (``12.5``), exponents (``1.29e2``), signs and non-ASCII digits. :func:`normalise` reports NA as ``invalid_id``.
 
     Parameters
     ----------

@@ -326,7 +326,7 @@ def _grammar_reference(value, fmt):
             return pd.NA
         digits = t
     significant = digits.lstrip("0") or "0"
-    return pd.NA if len(significant) > int(width) else f"{prefix}{int(significant):0{width}d}{suffix}"
+    return pd.NA if len(significant) > 18 else f"{prefix}{int(significant):0{width}d}{suffix}"
 
 
 @settings(max_examples=300, deadline=None)

@@ -120,7 +120,10 @@ def read_file(spec: FileSpec, codebook: Codebook, ledger: Ledger, redact, *,
         v = codebook[name]
         if never_used(v, codebook):
             continue
-        res = normalise(df[col], v, codebook)
+        # the file's decimal mark (study.yaml `decimal`, else the reader's finding) settles 12,000 vs
+        # 12,0; Excel serial numbers are dates only where the workbook cell itself was a number
+        res = normalise(df[col], v, codebook, decimal=spec.options.get("decimal", info.get("decimal")),
+                        excel_serials=col in set(info.get("excel_numeric_columns") or ()))
         data[name] = res.values.reset_index(drop=True)
         raw[name] = df[col].reset_index(drop=True)
         missing[name] = res.missing.to_numpy(dtype=bool)
