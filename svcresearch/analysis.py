@@ -30,7 +30,7 @@ __all__ = ["save", "study_hypotheses", "main_model", "sample_table", "code_statu
            "coefficient_plot", "predicted_probabilities", "marginal_effects_table", "model_summary",
            "simple_slopes_table", "simple_slopes_figure", "mediation_table", "mediation_figure",
            "key_drivers_table", "key_drivers_figure", "moderation_summary", "hypotheses_results",
-           "hypotheses_table", "hypotheses_forest", "hypotheses_summary"]
+           "hypotheses_table", "hypotheses_forest", "hypotheses_summary", "corrected_hypotheses"]
 
 
 def _labels(study) -> dict[str, str]:
@@ -42,6 +42,10 @@ def _labels(study) -> dict[str, str]:
 def save(obj: Any, name: str, **kwargs) -> Any:
     """Write a table (:func:`svcresearch.report.save_table`) or figure (:func:`~svcresearch.figures.save_figure`).
 
+    A table's ``attrs["format"]`` (``decimals``, ``p_columns``, ``bounded``; set by
+    :func:`svcresearch.display.table`) are the defaults of the same :func:`save_table` arguments,
+    so the files show the numbers as the notebook does.
+
     A :class:`~svcresearch.modelframe.Note` is returned unchanged and nothing is written, so a
     step that cannot run on this study leaves no stale output. Returns ``obj`` for display — but
     None for a figure, which the notebook's inline backend already shows (returning it would show
@@ -52,6 +56,8 @@ def save(obj: Any, name: str, **kwargs) -> Any:
     if isinstance(obj, pd.DataFrame):
         from svcresearch.report import save_table
 
+        # the number formats a table displays with (svcresearch.display.Table) are its files' defaults
+        kwargs = {**obj.attrs.get("format", {}), **kwargs}
         save_table(obj, name, **kwargs)
         return obj
     from svcresearch.figures import save_figure
@@ -673,6 +679,38 @@ def hypotheses_results(study, hypotheses, *, seed: int = DEFAULT_SEED):
         return hypotheses
     return hyp.run_hypotheses(study.encounters(), hypotheses=hypotheses, codebook=study.codebook,
                               ground_truth=study.ground_truth, seed=seed)
+
+
+def corrected_hypotheses(study, hypotheses, *, seed: int = DEFAULT_SEED):
+    """The claims' naive and coder-error-corrected estimates side by side (MC-SIMEX, :mod:`svcresearch.simex`).
+
+    A Note when the study has no hypotheses file or no ``coding_long.parquet``. The table shows,
+    per tested row, the naive estimate with its interval and the corrected one with its interval;
+    ``attrs["note"]`` names each code's reliability and expected shrinkage.
+    """
+    if isinstance(hypotheses, Note):
+        return hypotheses
+    from svcresearch.report import format_ci, format_number
+
+    try:
+        coding = study.coding_long()
+    except (FileNotFoundError, OSError):
+        return Note(f"No correction for coder error: study '{study.name}' has no coding_long.parquet (clean it first).")
+    table = hyp.run_hypotheses(study.encounters(), hypotheses=hypotheses, codebook=study.codebook, coding_long=coding,
+                               seed=seed)
+    naive = "_naive" if "estimate_naive" in table.columns else ""
+    corrected = "" if naive else "_corrected"
+    labels = _labels(study)
+    printed = pd.DataFrame({
+        "H": table["hypothesis"], "Term": [label_term(t, labels) for t in table["term"]],
+        "Naive estimate": format_number(table[f"estimate{naive}"]),
+        "Naive 95% CI": format_ci(table[f"ci_low{naive}"], table[f"ci_high{naive}"]),
+        "Corrected estimate": format_number(table[f"estimate{corrected}"]),
+        "Corrected 95% CI": format_ci(table[f"ci_low{corrected}"], table[f"ci_high{corrected}"]),
+        "Verdict": table["verdict"]})
+    printed.attrs = {k: v for k, v in table.attrs.items() if k in ("note", "correction_note")}
+    printed.attrs["title"] = "Claims with Naive and Coder-Error-Corrected Estimates"
+    return printed
 
 
 def hypotheses_table(results, study):
