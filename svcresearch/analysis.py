@@ -703,9 +703,9 @@ def corrected_hypotheses(study, hypotheses, *, seed: int = DEFAULT_SEED):
     labels = _labels(study)
     printed = pd.DataFrame({
         "H": table["hypothesis"], "Term": [label_term(t, labels) for t in table["term"]],
-        "Naive estimate": format_number(table[f"estimate{naive}"]),
+        "Naive estimate": table[f"estimate{naive}"].map(format_number),
         "Naive 95% CI": format_ci(table[f"ci_low{naive}"], table[f"ci_high{naive}"]),
-        "Corrected estimate": format_number(table[f"estimate{corrected}"]),
+        "Corrected estimate": table[f"estimate{corrected}"].map(format_number),
         "Corrected 95% CI": format_ci(table[f"ci_low{corrected}"], table[f"ci_high{corrected}"]),
         "Verdict": table["verdict"]})
     printed.attrs = {k: v for k, v in table.attrs.items() if k in ("note", "correction_note")}

@@ -600,3 +600,58 @@ def study_design(study, *, effect: float | None = None) -> PowerDesign:
                 d = replace(d, effect=math.log(1.3) if d.family == "ordinal" else 0.3 * d.outcome_sd)
             return d
     raise ValueError("the study has no binary coded behaviour to plan for.")
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebook steps (notebook 08): each takes the previous step's result and passes a Note on
+# ----------------------------------------------------------------------------------------------
+def plan(study, *, effect: float | None = None):
+    """The active study's :class:`PowerDesign`, or a Note saying why none can be made."""
+    from svcresearch.modelframe import Note
+
+    try:
+        return study_design(study, effect=effect)
+    except ValueError as exc:
+        return Note(f"No power analysis for study '{study.name}': {exc}")
+
+
+def plan_analytic_power(design) -> pd.DataFrame:
+    """:func:`analytic_power` of a design (no clustering) as a one-row table, or the Note passed on."""
+    from svcresearch.modelframe import Note
+
+    if isinstance(design, Note):
+        return design
+    value = analytic_power(n=design.n_expected, effect=design.effect, prevalence=design.prevalence,
+                           family=design.family, category_probabilities=design.category_probabilities,
+                           outcome_sd=design.outcome_sd, kappa=design.kappa,
+                           double_coded_share=design.double_coded_share)
+    return pd.DataFrame({"Behaviour": [design.behaviour], "Encounters rated": [round(design.n_expected)],
+                         "Effect": [round(design.effect, 3)], "Coder kappa": [design.kappa],
+                         "Analytic power": [round(value, 3)]})
+
+
+def plan_grid(design, *, n_replications: int = 200, seed: int = 1):
+    """:func:`power_grid` around a design: half, the same and twice its encounters; half and all of
+    its groups; kappa 1 and .8; its double-coded share. A Note is passed on."""
+    from svcresearch.modelframe import Note
+
+    if isinstance(design, Note):
+        return design
+    return power_grid(design, encounters=[design.n_encounters // 2, design.n_encounters, 2 * design.n_encounters],
+                      employees=sorted({max(2, design.n_employees // 2), design.n_employees}), kappa=[1.0, 0.8],
+                      double_coded=[design.double_coded_share], n_replications=n_replications, seed=seed,
+                      progress=False)
+
+
+def plan_curves(grid):
+    """:func:`power_curve_plot` of a grid, or the Note passed on."""
+    from svcresearch.modelframe import Note
+
+    return grid if isinstance(grid, Note) else power_curve_plot(grid)
+
+
+def plan_sentence(grid, *, kappa: float = 0.8):
+    """:func:`planning_sentence` as a Note (it renders as one sentence), or the Note passed on."""
+    from svcresearch.modelframe import Note
+
+    return grid if isinstance(grid, Note) else Note(planning_sentence(grid, kappa=kappa))
