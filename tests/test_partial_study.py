@@ -83,8 +83,14 @@ def test_partial_study_reduced_codebook_and_one_coder(partial):
     assert not main.iloc[:, 0].astype(str).str.contains("Referred|upselling", case=False).any()
     # 06: the study's own 16 rows, all tested, with the note's Holm family
     hyp = pd.read_csv(tables / "hypotheses.csv")
-    assert len(hyp) == 16 and "H12" not in set(hyp["H"]) and (hyp["Verdict"] != "not testable").all()
-    assert "Holm correction over the 16 rows" in (tables / "hypotheses.md").read_text(encoding="utf-8")
+    assert len(hyp) == 16 and "H12" not in set(hyp["H"])
+    # every row is tested, except where the subset model is too sparse to estimate (one coder leaves
+    # ~55 rated service failures for H6's model): then the reason says so and the Holm family shrinks
+    untested = hyp[hyp["Verdict"] == "not testable"]
+    assert set(untested["H"]) <= {"H6"}
+    assert untested["Reason"].str.contains("separates|not finite|could not be fitted").all()
+    family = "over the 16 rows" if untested.empty else f"over the {16 - len(untested)} tested rows"
+    assert f"Holm correction {family}" in (tables / "hypotheses.md").read_text(encoding="utf-8")
     assert any((partial["reports"] / "figures").glob("hypotheses_forest.*"))
     # ground truth of the cleaned simulated study is shown
     assert "True value" in hyp.columns
