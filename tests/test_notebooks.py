@@ -48,6 +48,20 @@ def test_notebook_defines_no_functions_and_imports_svcresearch_first(path):
         assert not defined, f"{path.name}: notebooks define no functions (found {type(defined[0]).__name__})"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_cells_have_no_branches_or_loops(path):
+    """A cell is a step a student can follow: calls into the package, no `if`, loop or `def` (DESIGN §10)."""
+    for cell in _code_cells(path):
+        source = "".join(cell["source"])
+        tree = ast.parse("\n".join(l for l in source.splitlines() if not l.lstrip().startswith(("%", "!"))))
+        found = [n for n in ast.walk(tree) if isinstance(n, (ast.If, ast.IfExp, ast.For, ast.AsyncFor, ast.While,
+                                                              ast.ListComp, ast.SetComp, ast.DictComp,
+                                                              ast.GeneratorExp, ast.FunctionDef,
+                                                              ast.AsyncFunctionDef, ast.Lambda))]
+        assert not found, (f"{path.name}: a code cell has {type(found[0]).__name__} on line {found[0].lineno}: "
+                           f"{source.splitlines()[found[0].lineno - 1].strip()!r}")
+
+
 @pytest.fixture(scope="module")
 def pipeline_dirs(tmp_path_factory):
     """Clean the committed default study once into a temporary processed folder."""
