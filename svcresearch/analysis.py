@@ -59,7 +59,13 @@ def save(obj: Any, name: str, **kwargs) -> Any:
         # the number formats a table displays with (svcresearch.display.Table) are its files' defaults
         kwargs = {**obj.attrs.get("format", {}), **kwargs}
         save_table(obj, name, **kwargs)
-        return obj
+        from svcresearch.display import Table, table
+
+        if isinstance(obj, Table):
+            return obj
+        # shown in the notebook as it is written: APA numbers, title and note, no index column
+        shown = {k: kwargs[k] for k in ("title", "note", "decimals", "p_columns", "bounded") if kwargs.get(k) is not None}
+        return table(obj, **shown)
     from svcresearch.figures import save_figure
 
     if kwargs.get("caption") is None:
@@ -438,7 +444,12 @@ def marginal_effects_table(model):
     top = ame.loc[ame["category"] == ame["category"].iloc[-1]].drop(columns="category").reset_index(drop=True)
     top.insert(0, "label", [label_term(model.frame.readable(t), model.frame.labels) for t in top["term"]])
     top["term"] = [model.frame.readable(t) for t in top["term"]]
-    return top
+    from svcresearch.display import table
+
+    readable = top.rename(columns={"label": "Term", "term": "Code", "estimate": "AME", "std_error": "SE",
+                                   "ci_low": "95% CI low", "ci_high": "95% CI high", "p_value": "p"})
+    return table(readable, title=f"Average Marginal Effects on P({model.frame.outcome} = top category)",
+                 decimals=3, p_columns=["p"])
 
 
 def model_summary(model):
