@@ -646,3 +646,32 @@ def test_xlsx_formula_without_saved_value_is_quarantined_not_silently_empty(tmp_
                                reason="formula_without_value")
     assert any("formulas without a saved value" in line for line in capsys.readouterr().err.splitlines()) or \
         "formula" in (tmp_path / "processed" / "cleaning_report.md").read_text()
+
+
+def test_spss_value_labels_on_an_id_column_never_leak(tmp_path, capsys, monkeypatch):
+    # a receipt code whose SPSS value label is a respondent's name: the label is read (SPSS shows
+    # labels), it is no identifier (invalid_id), and the name is hidden in every output
+    import pyreadstat
+
+    raw = make_study(tmp_path)
+    df = pd.DataFrame({"receipt_code": [1.0, 3.0], "sat_overall": [5.0, 4.0], "sat_1": [6.0, 5.0],
+                       "sat_2": [7.0, 5.0], "sat_3": [6.0, 5.0], "felt_valued": [6.0, 4.0],
+                       "tell_others": [1.0, 0.0], "post_online": [0.0, 0.0]})
+    pyreadstat.write_sav(df, str(raw / "paper.sav"), variable_value_labels={"receipt_code": {3.0: "Liisa Laine"}})
+    spec = yaml.safe_load((raw / "study.yaml").read_text())
+    spec["files"].append({"path": "paper.sav", "kind": "survey"})
+    (raw / "study.yaml").write_text(yaml.safe_dump(spec))
+    code, out, cap = run_clean(tmp_path, raw, capsys, monkeypatch)
+    assert code == 0, cap.err
+    assert "Liisa" not in _all_output_text(out)
+
+
+def test_output_folder_under_a_file_is_one_line(tmp_path, capsys, monkeypatch):
+    # (the read-only-parent case as root: the parent cannot hold a folder)
+    raw = make_study(tmp_path)
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("SVCRESEARCH_KEY", "test-key-0123456789")
+    code = cli.main(["clean", "--raw", str(raw), "--out", str(blocker / "processed"), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "not_a_folder/processed" in err[0] and ".tmp" not in err[0], err
