@@ -80,7 +80,11 @@ def test_reproduce_runs_every_notebook_after_a_failure_and_exits_1(tmp_path, cap
     assert all(line.split()[3] == "s" and float(line.split()[2]) > 0 for line in summary)
     executed = tmp_path / "reports" / "notebooks"
     assert (executed / "02_after.html").is_file() and "after ran" in (executed / "02_after.ipynb").read_text()
-    assert not (executed / "01_broken.html").exists() and (executed / "01_broken.ipynb").is_file()
+    # the failed notebook's report shows this run's error (never an earlier run's results)
+    assert (executed / "01_broken.ipynb").is_file()
+    assert "ZeroDivisionError" in (executed / "01_broken.html").read_text(encoding="utf-8")
+    # and the index links every report, the failed one included
+    assert "01_broken.html" in (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
     # the error itself is one plain line on stderr (which also carries the cleaning progress)
     err = [line for line in captured.err.splitlines() if "error:" in line]
     assert err == ["svcresearch reproduce: error: 1 of 3 notebooks failed: 01_broken.ipynb "
