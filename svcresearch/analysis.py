@@ -30,7 +30,8 @@ __all__ = ["save", "study_hypotheses", "main_model", "sample_table", "code_statu
            "coefficient_plot", "predicted_probabilities", "marginal_effects_table", "model_summary",
            "simple_slopes_table", "simple_slopes_figure", "mediation_table", "mediation_figure",
            "key_drivers_table", "key_drivers_figure", "moderation_summary", "hypotheses_results",
-           "hypotheses_table", "hypotheses_forest", "hypotheses_summary", "corrected_hypotheses"]
+           "hypotheses_table", "hypotheses_forest", "hypotheses_summary", "corrected_hypotheses",
+           "corrected_model_table"]
 
 
 def _labels(study) -> dict[str, str]:
@@ -719,9 +720,29 @@ def corrected_hypotheses(study, hypotheses, *, seed: int = DEFAULT_SEED):
         "Corrected estimate": table[f"estimate{corrected}"].map(format_number),
         "Corrected 95% CI": format_ci(table[f"ci_low{corrected}"], table[f"ci_high{corrected}"]),
         "Verdict": table["verdict"]})
-    printed.attrs = {k: v for k, v in table.attrs.items() if k in ("note", "correction_note")}
-    printed.attrs["title"] = "Claims with Naive and Coder-Error-Corrected Estimates"
-    return printed
+    from svcresearch.display import table as display_table
+
+    # the note that matters here is the correction's: each code's reliability and expected shrinkage
+    note = table.attrs.get("correction_note") or table.attrs.get("note")
+    return display_table(printed, title="Claims with Naive and Coder-Error-Corrected Estimates", note=note)
+
+
+def corrected_model_table(correction):
+    """The main model's naive and corrected coefficients (:func:`svcresearch.simex.study_correction`)
+    as an APA table with readable terms; a Note is passed on."""
+    if isinstance(correction, Note):
+        return correction
+    from svcresearch.display import table as display_table
+    from svcresearch.report import format_ci, format_number
+
+    printed = pd.DataFrame({
+        "Term": correction["label"] if "label" in correction.columns else correction["term"],
+        "Naive estimate": correction["estimate_naive"].map(format_number),
+        "Naive 95% CI": format_ci(correction["ci_low_naive"], correction["ci_high_naive"]),
+        "Corrected estimate": correction["estimate_corrected"].map(format_number),
+        "Corrected 95% CI": format_ci(correction["ci_low_corrected"], correction["ci_high_corrected"])})
+    return display_table(printed, title="Main Model: Naive and Coder-Error-Corrected Coefficients",
+                         note=correction.attrs.get("note"))
 
 
 def hypotheses_table(results, study):
