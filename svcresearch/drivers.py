@@ -1,6 +1,6 @@
 """Key-driver analysis: how much of the explained variance in satisfaction each behaviour carries.
 
-Coded behaviours are correlated (an employee who greets also smiles), so regression coefficients
+Coded behaviours are correlated (an employee who shows one behaviour often shows another), so regression coefficients
 do not say which behaviour "matters most". The LMG / Shapley decomposition (Lindeman, Merenda &
 Gold 1980; Grömping 2006) splits the model R² into one share per predictor: each predictor's
 increase in R² averaged over all orders of entry. Johnson's (2000) relative weights approximate the

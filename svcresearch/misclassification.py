@@ -426,7 +426,7 @@ def validation_from_columns(data: pd.DataFrame, *, columns: Mapping[str, str], c
         Processed encounters.
     columns : mapping
         Behaviour -> column holding its validated level (same levels as the behaviour, or a
-        yes/no boolean for a yes/no behaviour), e.g. ``{"smile": "video_smile_type"}``.
+        yes/no boolean for a yes/no behaviour), e.g. ``{"warmth": "video_warmth"}``.
     codebook : Codebook, optional
         Gives the behaviour's levels (to translate booleans to its no/yes levels).
     unit : str

@@ -48,11 +48,11 @@ class Design:
 
 def split_formula(formula: Any) -> tuple[str, str]:
     """Return ``(outcome column, right-hand side)`` of ``"y ~ x1 + x2"``."""
-    check_type("formula", formula, str, what="a string like 'sat_overall ~ eye_contact + C(smile)'")
+    check_type("formula", formula, str, what="a string like 'recommend ~ uses_name + C(warmth)'")
     if formula.count("~") != 1:
         raise ValueError(
             f"`formula` must have exactly one '~' separating outcome and predictors, "
-            f"e.g. 'sat_overall ~ eye_contact + C(smile)'; got {formula!r}."
+            f"e.g. 'recommend ~ uses_name + C(warmth)'; got {formula!r}."
         )
     lhs, rhs = (part.strip() for part in formula.split("~"))
     if not lhs or not rhs:

@@ -334,7 +334,7 @@ class OrdinalResult(ModelResult):
 
     Thresholds are the first ``J - 1`` rows of ``.params`` (terms ``'1|2'``, ``'2|3'``, ... on
     the cutpoint scale: P(Y <= j) = F(threshold_j - x'beta - u)), followed by the predictor
-    coefficients named as formulaic names the design columns (``'temp[T.warm]'``, ``'eye_contact'``
+    coefficients named as formulaic names the design columns (``'temp[T.warm]'``, ``'uses_name'``
     for a boolean, ``'a:b'`` for an interaction).
     """
 
