@@ -39,7 +39,7 @@ benchmark: $(STAMP) ## Run the speed benchmarks in benchmarks/ (slow; not part o
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 .PHONY: recovery
-recovery: $(STAMP) ## Parameter recovery: 1,000 replicated default studies -> reports/tables/parameter_recovery.csv (resumable; hours)
+recovery: $(STAMP) ## Parameter recovery: 1,000 replicated default studies -> reports/tables/parameter_recovery.csv (resumable; about 40 min on 2 idle cores)
 	$(BIN)/python -m svcresearch.recovery --replications $(or $(REPLICATIONS),1000)
 
 default-study: $(STAMP) ## Regenerate the simulated default study in data/raw (seed 20261122)
