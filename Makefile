@@ -29,7 +29,7 @@ git-filter: $(STAMP)
 lab: setup ## Open the notebooks in JupyterLab on the active study (STUDY=PATH to switch study first)
 	$(BIN)/python -m svcresearch.lab $(if $(STUDY),--study "$(STUDY)")
 
-reproduce: $(STAMP) git-filter ## Clean data/raw, execute every notebook, fill reports/
+reproduce: $(STAMP) git-filter ## Clean the active study (default data/raw), execute every notebook, fill reports/
 	$(BIN)/svcresearch reproduce
 
 test: $(STAMP) git-filter ## Run the whole test suite (includes headless notebook execution)
