@@ -432,7 +432,13 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.runs or tables / "parameter_recovery_runs.jsonl"
     summary = parameter_recovery(n_replications=args.replications, seed=args.seed, path=runs, n_jobs=args.jobs)
     out.parent.mkdir(parents=True, exist_ok=True)
-    summary.to_csv(out, index=False, float_format="%.6g")
+    from svcresearch.report import excel_safe
+
+    # text cells a spreadsheet would run as a formula get a leading apostrophe (as every CSV we write)
+    safe = summary.copy()
+    for column in safe.columns[safe.dtypes == object]:
+        safe[column] = safe[column].map(excel_safe, na_action="ignore")
+    safe.to_csv(out, index=False, float_format="%.6g")
     errors = summary.attrs.get("errors", {})
     print(f"parameter recovery: {args.replications - len(errors)} replications summarised"
           + (f", {len(errors)} failed (first: seed {next(iter(errors))}: {next(iter(errors.values()))})" if errors else "")
