@@ -436,8 +436,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # text cells a spreadsheet would run as a formula get a leading apostrophe (as every CSV we write)
     safe = summary.copy()
-    for column in safe.columns[safe.dtypes == object]:
-        safe[column] = safe[column].map(excel_safe, na_action="ignore")
+    for column in safe.columns:
+        if not (pd.api.types.is_numeric_dtype(safe[column]) or pd.api.types.is_bool_dtype(safe[column])):
+            safe[column] = safe[column].map(excel_safe, na_action="ignore")
     safe.to_csv(out, index=False, float_format="%.6g")
     errors = summary.attrs.get("errors", {})
     print(f"parameter recovery: {args.replications - len(errors)} replications summarised"
