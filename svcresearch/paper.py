@@ -26,7 +26,7 @@ import pandas as pd
 
 from svcresearch import analysis
 from svcresearch import modelframe as mfm
-from svcresearch._validation import check_confidence, check_number, check_type
+from svcresearch._validation import check_type
 from svcresearch.config import DEFAULT_SEED
 from svcresearch.labels import WORDS, check_language, label_term, labels_from_codebook
 from svcresearch.modelframe import Note
@@ -160,24 +160,10 @@ def coder_reliability(study, *, n_boot: int = 2000, confidence: float = 0.95, se
     coders; :func:`svcresearch.reliability.reliability_table` with the codebook's levels), so with
     the same ``n_boot`` and ``seed`` the numbers equal notebook 02's table.
     """
-    from svcresearch import reliability
+    # one computation of the double-coded judgements and their coefficients (notebook 02's)
+    from svcresearch.overview import coder_reliability as overview_reliability
 
-    check_number("n_boot", n_boot, low=0, integer=True)
-    check_confidence(confidence)
-    if not study.processed_matches:
-        return Note("Coder reliability not computed: there are no processed data of this study "
-                    f"({study.provenance_note})")
-    coding = study.coding_long()
-    observed = coding.loc[coding["status"] == "observed"]
-    n_coders = observed.groupby(["encounter_id", "behaviour"], observed=True)["coder"].transform("nunique")
-    double = observed.loc[n_coders >= 2].reset_index(drop=True)
-    if double["coder"].nunique() < 2 or double.empty:
-        return Note(f"Coder reliability not computed: study '{study.name}' has no encounter whose behaviours two "
-                    f"coders judged.")
-    levels = reliability.levels_from_codebook(study.codebook, behaviours=sorted(double["behaviour"].unique()))
-    return reliability.reliability_table(double, unit="encounter_id", rater="coder", value="value_numeric",
-                                         behaviour="behaviour", levels=levels, n_boot=n_boot, seed=seed,
-                                         confidence=confidence)
+    return overview_reliability(study, n_boot=n_boot, confidence=confidence, seed=seed)
 
 
 def reliability_figure(reliability_results, study, *, language: str = "en", confidence: float = 0.95):
