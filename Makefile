@@ -42,6 +42,10 @@ benchmark: $(STAMP) ## Run the speed benchmarks in benchmarks/ (slow; not part o
 recovery: $(STAMP) ## Parameter recovery: 1,000 replicated default studies -> reports/tables/parameter_recovery.csv (resumable; about 40 min on 2 idle cores)
 	$(BIN)/python -m svcresearch.recovery --replications $(or $(REPLICATIONS),1000)
 
+.PHONY: correction-recovery
+correction-recovery: $(STAMP) ## Coder-error correction over 500 replicated default studies (true codes / naive / MC-SIMEX) -> reports/tables/correction_recovery.csv (resumable; about 55 min on 2 idle cores)
+	$(BIN)/python -m svcresearch.recovery --replications 0 --correction $(or $(REPLICATIONS),500)
+
 default-study: $(STAMP) ## Regenerate the simulated default study in data/raw (seed 20261122)
 	$(BIN)/svcresearch simulate --encounters 2400 --seed 20261122 --out data/raw --force
 

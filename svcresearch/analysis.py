@@ -763,6 +763,8 @@ def hypotheses_table(results, study):
     if "true_value" in results.columns:
         printed["True value"] = results["true_value"]
         printed["CI covers truth"] = results["ci_covers_truth"].map({True: "yes", False: "no"})
+    if "true_value_coded" in results.columns:
+        printed["Limit with coded behaviours"] = results["true_value_coded"]
     if results["verdict"].eq("not testable").any():
         printed["Reason"] = results["reason"]
     printed.attrs["title"] = "Claims Tested on the Coded Encounters"

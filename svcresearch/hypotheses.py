@@ -435,12 +435,29 @@ def load_ground_truth(ground_truth) -> dict | None:
     return dict(ground_truth)
 
 
-def true_value(ground_truth: Mapping | None, claim: str, label: str) -> float:
-    """True value of a results row: ``ground_truth["hypotheses"][claim][label]`` (NaN when absent)."""
+def true_value(ground_truth: Mapping | None, claim: str, label: str, *, key: str = "hypotheses") -> float:
+    """True value of a results row: ``ground_truth[key][claim][label]`` (NaN when absent).
+
+    ``key="hypotheses"`` is the target the table compares against (for the default simulator the
+    pseudo-true value with true codes); ``"hypotheses_pseudo_true_coded"`` the limit with coded
+    behaviours.
+    """
     if not ground_truth:
         return float("nan")
-    value = ground_truth.get("hypotheses", {}).get(claim, {}).get(label)
+    value = ground_truth.get(key, {}).get(claim, {}).get(label)
     return float(value) if value is not None else float("nan")
+
+
+def truth_note(ground_truth: Mapping) -> str:
+    """One or two sentences saying what ``true_value`` (and ``true_value_coded``) are for this ground truth."""
+    if "hypotheses_pseudo_true_coded" in ground_truth:
+        return ("True value: the pseudo-true value, what this model converges to on a very large simulated "
+                "study with the true behaviours (it differs slightly from the generative parameter; see "
+                "targets_note in ground_truth.json). Limit with coded behaviours (true_value_coded): the same "
+                "with one coder's fallible codes, i.e. what this table's estimates converge to.")
+    if "hypotheses_generative" in ground_truth:
+        return "True value: the simulator's generative parameter (no pseudo-true values were computed)."
+    return "True value: from the study's ground_truth.json."
 
 
 def true_model_terms(ground_truth: Mapping | None) -> dict[str, float]:
@@ -715,11 +732,12 @@ def run_hypotheses(data: pd.DataFrame, *, hypotheses: Hypotheses | str | Path, c
                     "source": claim.source, "kind": t.kind, "scale": scale}
             if gt is not None:
                 row["true_value"] = true_value(gt, claim.id, t.label)
+                row["true_value_coded"] = true_value(gt, claim.id, t.label, key="hypotheses_pseudo_true_coded")
             rows.append(row)
 
     extra = [f"{k}_corrected" for k in CORRECTED] if coding_long is not None else []
     table = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("p_holm", "verdict")]
-                         + (["true_value"] if gt is not None else []) + extra)
+                         + (["true_value", "true_value_coded"] if gt is not None else []) + extra)
     for col in extra:
         table[col] = table[col].astype(float)
     if extra and hypotheses.correction == "misclassification":
@@ -747,11 +765,15 @@ def run_hypotheses(data: pd.DataFrame, *, hypotheses: Hypotheses | str | Path, c
         table["ci_covers_truth"] = pd.array(np.where(known_ci, covered, False), dtype="boolean")
         table.loc[~known_ci, "ci_covers_truth"] = pd.NA
         columns += ["true_value", "ci_covers_truth"]
+        if "hypotheses_pseudo_true_coded" in gt:
+            columns.append("true_value_coded")
     columns += extra
     table = table[columns]
     outcome_label = main.frame.labels.get(spec.outcome, spec.outcome)
     table.attrs["note"] = results_note(table, family=family, outcome_label=outcome_label,
                                        groups=main.frame.groups, link=link, alpha=alpha)
+    if gt is not None:
+        table.attrs["note"] += " " + truth_note(gt)
     table.attrs["groups"] = main.frame.groups
     table.attrs["models"] = fits
     if coding_long is not None:

@@ -39,8 +39,13 @@ import pandas as pd
 from svcresearch._validation import check_dataframe, check_number, check_option, check_type
 
 ARMS = ("true_codes", "pipeline")
+#: Arms of :func:`correction_replication` (``corrected``: MC-SIMEX of the pipeline's codes).
+CORRECTION_ARMS = ARMS + ("corrected",)
+#: ``hypothesis`` of the rows that are main-model coefficients rather than hypotheses rows.
+MAIN_MODEL = "main model"
 RESULT_COLUMNS = ["arm", "hypothesis", "term", "kind", "estimate", "std_error", "ci_low", "ci_high", "p_value", "n"]
-SUMMARY_COLUMNS = ["arm", "hypothesis", "term", "n_replications", "generative", "pseudo_true", "pseudo_true_coded",
+SUMMARY_COLUMNS = ["arm", "hypothesis", "term", "n_replications", "generative", "pseudo_true", "pseudo_true_se",
+                   "pseudo_true_coded",
                    "mean_estimate", "bias", "bias_mc_se", "empirical_sd", "mean_se", "sd_se_ratio", "coverage",
                    "coverage_mc_se", "coverage_own_target", "coverage_generative"]
 _KEY = "0123456789abcdef-replication-key"   # pseudonyms of simulated people: any fixed key will do
@@ -217,6 +222,27 @@ def _rows(table: pd.DataFrame, arm: str) -> pd.DataFrame:
     return out
 
 
+def _simulated_study(seed: int, *, n_encounters: int, parameters: dict | None, workdir) -> dict:
+    """Simulate one default study to files and clean it as a user's study is cleaned (temporary folder)."""
+    from svcresearch.clean import clean_study
+    from svcresearch.codebook import load_codebook
+    from svcresearch.hypotheses import load_hypotheses
+    from svcresearch.simulate import simulate_study
+
+    with tempfile.TemporaryDirectory(prefix="svc_rep_", dir=workdir) as tmp:
+        tmp = Path(tmp)
+        key = tmp / "key"
+        key.write_text(_KEY, encoding="utf-8")
+        key.chmod(0o600)
+        simulate_study(n_encounters=n_encounters, seed=int(seed), out=tmp / "raw", parameters=parameters)
+        clean_study(tmp / "raw", out=tmp / "processed", progress=False, key_path=key)
+        codebook = load_codebook(tmp / "raw" / "codebook.yaml")
+        return {"encounters": pd.read_parquet(tmp / "processed" / "encounters.parquet"),
+                "coding_long": pd.read_parquet(tmp / "processed" / "coding_long.parquet"),
+                "codebook": codebook,
+                "hypotheses": load_hypotheses(tmp / "raw" / "hypotheses.yaml", codebook=codebook)}
+
+
 def recovery_replication(seed: int, *, n_encounters: int = 2400, parameters: dict | None = None,
                          arms: Iterable[str] = ARMS, workdir: str | Path | None = None) -> pd.DataFrame:
     """One replicated default study: simulate → clean → hypotheses table, per arm.
@@ -247,47 +273,107 @@ def recovery_replication(seed: int, *, n_encounters: int = 2400, parameters: dic
     The study goes through the files and the cleaner exactly as a user's study does
     (:func:`svcresearch.clean.clean_study`), then :func:`svcresearch.hypotheses.run_hypotheses`.
     """
-    from svcresearch.clean import clean_study
-    from svcresearch.codebook import load_codebook
-    from svcresearch.hypotheses import load_hypotheses, run_hypotheses
-    from svcresearch.simulate import simulate_study, study_truth
+    from svcresearch.hypotheses import run_hypotheses
+    from svcresearch.simulate import study_truth
 
     arms = list(arms)
     for a in arms:
         check_option("arms", a, ARMS)
-    with tempfile.TemporaryDirectory(prefix="svc_rep_", dir=workdir) as tmp:
-        tmp = Path(tmp)
-        key = tmp / "key"
-        key.write_text(_KEY, encoding="utf-8")
-        key.chmod(0o600)
-        simulate_study(n_encounters=n_encounters, seed=int(seed), out=tmp / "raw", parameters=parameters)
-        clean_study(tmp / "raw", out=tmp / "processed", progress=False, key_path=key)
-        encounters = pd.read_parquet(tmp / "processed" / "encounters.parquet")
-        codebook = load_codebook(tmp / "raw" / "codebook.yaml")
-        hyps = load_hypotheses(tmp / "raw" / "hypotheses.yaml", codebook=codebook)
+    study = _simulated_study(seed, n_encounters=n_encounters, parameters=parameters, workdir=workdir)
+    encounters = study["encounters"]
     parts = []
     for arm in arms:
         data = encounters if arm == "pipeline" else \
             _true_code_frame(encounters, study_truth(n_encounters=n_encounters, seed=int(seed), parameters=parameters))
-        table = run_hypotheses(data, hypotheses=hyps, codebook=codebook, n_draws=20_000)
+        table = run_hypotheses(data, hypotheses=study["hypotheses"], codebook=study["codebook"], n_draws=20_000)
         parts.append(_rows(table, arm))
     return pd.concat(parts, ignore_index=True)
 
 
-def recovery_targets(ground_truth: Mapping) -> pd.DataFrame:
-    """Targets of every hypotheses row from a ground truth: ``hypothesis, term, generative,
-    pseudo_true, pseudo_true_coded`` (NaN where the ground truth has no value)."""
-    check_type("ground_truth", ground_truth, Mapping, what="a dict (parsed ground_truth.json)")
-    gen = ground_truth.get("hypotheses_generative", ground_truth.get("hypotheses", {}))
-    pt = ground_truth.get("hypotheses", {}) if "hypotheses_generative" in ground_truth else {}
-    ptc = ground_truth.get("hypotheses_pseudo_true_coded", {})
+def correction_replication(seed: int, *, n_encounters: int = 2400, parameters: dict | None = None, n_sim: int = 20,
+                           workdir: str | Path | None = None) -> pd.DataFrame:
+    """One replicated default study for the coder-error correction: the main model three ways.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of :func:`svcresearch.simulate.simulate_study`.
+    n_encounters : int
+        Study size (default as the default study).
+    parameters : dict, optional
+        Simulator parameter overrides.
+    n_sim : int
+        MC-SIMEX simulations per lambda.
+    workdir : path, optional
+        Folder for the temporary raw and processed files.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows ``hypothesis = "main model"`` for every coefficient of the hypotheses file's
+        ``model:`` (the ordinal mixed model), per arm: ``true_codes`` (the true behaviours),
+        ``pipeline`` (the cleaned codes: the naive, pre-registered estimate) and ``corrected``
+        (:func:`svcresearch.simex.corrected_estimates`: MC-SIMEX with the matrices estimated
+        from this replication's double-coded encounters and both coders' codes).
+
+    Notes
+    -----
+    The same simulate → clean path as :func:`recovery_replication`; the correction is the one the
+    notebooks run (:func:`svcresearch.simex.study_correction`), with fewer simulations per lambda.
+    """
+    import warnings
+
+    from svcresearch import modelframe as mfm
+    from svcresearch.simex import corrected_estimates
+    from svcresearch.simulate import study_truth
+
+    study = _simulated_study(seed, n_encounters=n_encounters, parameters=parameters, workdir=workdir)
+    spec = study["hypotheses"].model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = corrected_estimates(study["encounters"], study["coding_long"], codebook=study["codebook"],
+                                    model=spec, n_sim=n_sim, seed=int(seed))
+        truth = study_truth(n_encounters=n_encounters, seed=int(seed), parameters=parameters)
+        frame = mfm.model_frame(_true_code_frame(study["encounters"], truth), codebook=study["codebook"],
+                                outcome=spec.outcome, terms=list(spec.terms), groups=spec.groups)
+        true_fit = frame.fit().coefficients().set_index("term")
+    columns = ["estimate", "std_error", "ci_low", "ci_high", "p_value"]
     rows = []
-    for h, terms in gen.items():
+    for r in table.itertuples(index=False):
+        base = {"hypothesis": MAIN_MODEL, "term": r.term, "kind": "coefficient", "n": float(frame.n_used)}
+        if r.term in true_fit.index:
+            rows.append({"arm": "true_codes", **base, **{c: float(true_fit.loc[r.term, c]) for c in columns}})
+        rows.append({"arm": "pipeline", **base, **{c: float(getattr(r, f"{c}_naive")) for c in columns}})
+        rows.append({"arm": "corrected", **base, **{c: float(getattr(r, f"{c}_corrected")) for c in columns}})
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def recovery_targets(ground_truth: Mapping) -> pd.DataFrame:
+    """Targets of every hypotheses row and main-model term from a ground truth.
+
+    Returns ``hypothesis, term, generative, pseudo_true, pseudo_true_se, pseudo_true_coded`` (NaN
+    where the ground truth has no value; ``pseudo_true_se`` is the Monte Carlo error of the
+    pseudo-true value itself, the standard error of the large fit behind it). Main-model
+    coefficients (``model_terms``, ``model_terms_pseudo_true``, ...) are rows with
+    ``hypothesis`` :data:`MAIN_MODEL`.
+    """
+    check_type("ground_truth", ground_truth, Mapping, what="a dict (parsed ground_truth.json)")
+    pseudo = "hypotheses_generative" in ground_truth      # else "hypotheses" are the generative values
+    sources = {   # column: (key of the hypotheses rows, key of the main-model terms)
+        "generative": ("hypotheses_generative" if pseudo else "hypotheses", "model_terms"),
+        "pseudo_true": ("hypotheses" if pseudo else None, "model_terms_pseudo_true"),
+        "pseudo_true_se": ("hypotheses_pseudo_true_se", "model_terms_pseudo_true_se"),
+        "pseudo_true_coded": ("hypotheses_pseudo_true_coded", "model_terms_pseudo_true_coded")}
+    values = {col: dict(ground_truth.get(rows, {}) if rows else {},
+                        **{MAIN_MODEL: ground_truth.get(terms, {})}) for col, (rows, terms) in sources.items()}
+    out = []
+    for h, terms in values["generative"].items():
         for term, value in terms.items():
-            rows.append({"hypothesis": h, "term": term, "generative": float(value),
-                         "pseudo_true": float(pt.get(h, {}).get(term, np.nan)),
-                         "pseudo_true_coded": float(ptc.get(h, {}).get(term, np.nan))})
-    return pd.DataFrame(rows, columns=["hypothesis", "term", "generative", "pseudo_true", "pseudo_true_coded"])
+            out.append({"hypothesis": h, "term": term, "generative": float(value),
+                        **{col: float(values[col].get(h, {}).get(term, np.nan))
+                           for col in ("pseudo_true", "pseudo_true_se", "pseudo_true_coded")}})
+    return pd.DataFrame(out, columns=["hypothesis", "term", "generative", "pseudo_true", "pseudo_true_se",
+                                      "pseudo_true_coded"])
 
 
 def _coverage(low, high, target):
@@ -311,12 +397,13 @@ def summarise_recovery(results: pd.DataFrame, *, targets: pd.DataFrame | Mapping
     -------
     pandas.DataFrame
         One row per arm and hypotheses row: ``n_replications`` (with an estimate), ``generative``,
-        ``pseudo_true`` (true codes), ``pseudo_true_coded``, ``mean_estimate``, ``bias`` (mean
+        ``pseudo_true`` (true codes) and ``pseudo_true_se`` (its own Monte Carlo error),
+        ``pseudo_true_coded``, ``mean_estimate``, ``bias`` (mean
         estimate − pseudo_true) and ``bias_mc_se`` (empirical SD / √R), ``empirical_sd``,
         ``mean_se`` (mean model standard error), ``sd_se_ratio`` (> 1: intervals too narrow),
         ``coverage`` (share of intervals covering pseudo_true) and ``coverage_mc_se``
-        (√(c(1−c)/R)), ``coverage_own_target`` (the arm's own limit: pseudo_true for
-        ``true_codes``, pseudo_true_coded for ``pipeline``) and ``coverage_generative``.
+        (√(c(1−c)/R)), ``coverage_own_target`` (the arm's own limit: pseudo_true_coded for
+        ``pipeline``, pseudo_true for ``true_codes`` and ``corrected``) and ``coverage_generative``.
 
     Notes
     -----
@@ -340,11 +427,12 @@ def summarise_recovery(results: pd.DataFrame, *, targets: pd.DataFrame | Mapping
         gen = float(t["generative"]) if t is not None else np.nan
         pt = float(t["pseudo_true"]) if t is not None else np.nan
         ptc = float(t.get("pseudo_true_coded", np.nan)) if t is not None else np.nan
-        own = pt if arm == "true_codes" else ptc
+        pt_se = float(t.get("pseudo_true_se", np.nan)) if t is not None else np.nan
+        own = ptc if arm == "pipeline" else pt      # corrected estimates aim at the true-codes limit
         sd = float(np.std(est, ddof=1)) if r > 1 else np.nan
         cov = _coverage(low, high, pt)
         rows.append({"arm": arm, "hypothesis": h, "term": term, "n_replications": r, "generative": gen,
-                     "pseudo_true": pt, "pseudo_true_coded": ptc,
+                     "pseudo_true": pt, "pseudo_true_se": pt_se, "pseudo_true_coded": ptc,
                      "mean_estimate": float(est.mean()) if r else np.nan,
                      "bias": float(est.mean()) - pt if r else np.nan,
                      "bias_mc_se": sd / math.sqrt(r) if r > 1 else np.nan, "empirical_sd": sd,
@@ -355,22 +443,27 @@ def summarise_recovery(results: pd.DataFrame, *, targets: pd.DataFrame | Mapping
                      "coverage_generative": _coverage(low, high, gen)})
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     out["sd_se_ratio"] = out["empirical_sd"] / out["mean_se"]
-    order = {a: i for i, a in enumerate(ARMS)}
+    order = {a: i for i, a in enumerate(CORRECTION_ARMS)}
     out = out.sort_values("arm", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
     return out
 
 
 def default_targets() -> pd.DataFrame:
     """Targets of the default study (generative and cached pseudo-true values, default parameters)."""
-    from svcresearch.simulate._model import hypothesis_truths, merge_parameters
+    from svcresearch.simulate._model import hypothesis_truths, merge_parameters, model_term_truths
     from svcresearch.simulate._pseudo import cached_pseudo_true
 
     params = merge_parameters(None)
-    gt = {"hypotheses_generative": hypothesis_truths(params), "hypotheses": {}, "hypotheses_pseudo_true_coded": {}}
+    gt = {"hypotheses_generative": hypothesis_truths(params), "hypotheses": {}, "hypotheses_pseudo_true_coded": {},
+          "model_terms": model_term_truths(params)}
     cache = cached_pseudo_true(params)
     if cache is not None:
         gt["hypotheses"] = cache["true_codes"]["hypotheses"]
         gt["hypotheses_pseudo_true_coded"] = cache["coded"]["hypotheses"]
+        gt["hypotheses_pseudo_true_se"] = cache["true_codes"]["hypotheses_se"]
+        gt["model_terms_pseudo_true"] = cache["true_codes"]["model_terms"]
+        gt["model_terms_pseudo_true_se"] = cache["true_codes"].get("model_terms_se", {})
+        gt["model_terms_pseudo_true_coded"] = cache["coded"]["model_terms"]
     return recovery_targets(gt)
 
 
@@ -410,6 +503,42 @@ def parameter_recovery(*, n_replications: int, seed: int = 1, n_encounters: int 
     return summary
 
 
+def correction_recovery(*, n_replications: int, seed: int = 1, n_encounters: int = 2400, n_sim: int = 20,
+                        path: str | Path | None = None, n_jobs: int = 2, progress: bool = True) -> pd.DataFrame:
+    """Replicate the default study and summarise the main model true-codes / naive / corrected.
+
+    Seeds are ``seed, seed + 1, …``; with ``path`` the run resumes. Returns
+    :func:`summarise_recovery` of :func:`correction_replication` rows (``hypothesis`` is
+    :data:`MAIN_MODEL`) against :func:`default_targets`; ``attrs["results"]`` holds the
+    per-replication rows and ``attrs["errors"]`` the failed seeds.
+    """
+    from functools import partial
+
+    check_number("n_replications", n_replications, low=1, integer=True)
+    check_number("seed", seed, low=0, integer=True)
+    check_number("n_sim", n_sim, low=2, integer=True)
+    rep = partial(correction_replication, n_encounters=n_encounters, n_sim=n_sim)
+    results = run_replications(rep, seeds=range(seed, seed + n_replications), path=path, n_jobs=n_jobs,
+                               progress=progress, desc="coder-error correction")
+    summary = summarise_recovery(results, targets=default_targets()) if len(results) else \
+        pd.DataFrame(columns=SUMMARY_COLUMNS)
+    summary.attrs["results"] = results
+    summary.attrs["errors"] = results.attrs.get("errors", {})
+    return summary
+
+
+def _write_summary(summary: pd.DataFrame, out: Path) -> None:
+    from svcresearch.report import excel_safe
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # text cells a spreadsheet would run as a formula get a leading apostrophe (as every CSV we write)
+    safe = summary.copy()
+    for column in safe.columns:
+        if not (pd.api.types.is_numeric_dtype(safe[column]) or pd.api.types.is_bool_dtype(safe[column])):
+            safe[column] = safe[column].map(excel_safe, na_action="ignore")
+    safe.to_csv(out, index=False, float_format="%.6g")
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m svcresearch.recovery``: the ``make recovery`` run (resumable)."""
     import argparse
@@ -418,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m svcresearch.recovery",
                                      description="Parameter recovery over replicated default studies.")
-    parser.add_argument("--replications", type=int, default=1000)
+    parser.add_argument("--replications", type=int, default=1000, help="replications of the hypotheses table (0: none)")
     parser.add_argument("--seed", type=int, default=1, help="first seed (seeds are seed, seed+1, ...)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None,
@@ -426,24 +555,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, default=None,
                         help="JSON-lines file of finished replications, resumed when it exists "
                              "(default reports/tables/parameter_recovery_runs.jsonl)")
+    parser.add_argument("--correction-out", type=Path, default=None,
+                        help="summary CSV of --correction (default reports/tables/correction_recovery.csv)")
+    parser.add_argument("--correction-runs", type=Path, default=None,
+                        help="JSON-lines file of --correction replications (default "
+                             "reports/tables/correction_recovery_runs.jsonl)")
+    parser.add_argument("--correction", type=int, default=0, metavar="N",
+                        help="also N replications of the coder-error correction (main model true codes / naive / "
+                             "MC-SIMEX corrected) -> reports/tables/correction_recovery.csv (about 13 s each)")
+    parser.add_argument("--n-sim", type=int, default=20, help="MC-SIMEX simulations per lambda in --correction runs")
     args = parser.parse_args(argv)
     tables = config.PROJECT_ROOT / "reports" / "tables"     # the default study's reports (its recovery)
-    out = args.out or tables / "parameter_recovery.csv"
-    runs = args.runs or tables / "parameter_recovery_runs.jsonl"
-    summary = parameter_recovery(n_replications=args.replications, seed=args.seed, path=runs, n_jobs=args.jobs)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    from svcresearch.report import excel_safe
-
-    # text cells a spreadsheet would run as a formula get a leading apostrophe (as every CSV we write)
-    safe = summary.copy()
-    for column in safe.columns:
-        if not (pd.api.types.is_numeric_dtype(safe[column]) or pd.api.types.is_bool_dtype(safe[column])):
-            safe[column] = safe[column].map(excel_safe, na_action="ignore")
-    safe.to_csv(out, index=False, float_format="%.6g")
-    errors = summary.attrs.get("errors", {})
-    print(f"parameter recovery: {args.replications - len(errors)} replications summarised"
-          + (f", {len(errors)} failed (first: seed {next(iter(errors))}: {next(iter(errors.values()))})" if errors else "")
-          + f"; wrote {out} (replications in {runs})")
+    runs = [(args.replications, "parameter_recovery", lambda path: parameter_recovery(
+        n_replications=args.replications, seed=args.seed, path=path, n_jobs=args.jobs))]
+    if args.correction:
+        runs.append((args.correction, "correction_recovery", lambda path: correction_recovery(
+            n_replications=args.correction, seed=args.seed, n_sim=args.n_sim, path=path, n_jobs=args.jobs)))
+    for n, name, run in runs:
+        out = (args.out if name == "parameter_recovery" else args.correction_out) or tables / f"{name}.csv"
+        path = (args.runs if name == "parameter_recovery" else args.correction_runs) or tables / f"{name}_runs.jsonl"
+        if n < 1:
+            continue
+        summary = run(path)
+        _write_summary(summary, out)
+        errors = summary.attrs.get("errors", {})
+        print(f"{name.replace('_', ' ')}: {n - len(errors)} replications summarised"
+              + (f", {len(errors)} failed (first: seed {next(iter(errors))}: {next(iter(errors.values()))})"
+                 if errors else "") + f"; wrote {out} (replications in {path})")
     return 0
 
 

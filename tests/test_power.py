@@ -12,7 +12,8 @@ import pytest
 from scipy import stats
 
 from svcresearch import power as pw
-from svcresearch.recovery import read_replications, run_replications, summarise_recovery
+from svcresearch.recovery import (MAIN_MODEL, correction_replication, read_replications, recovery_targets,
+                                  run_replications, summarise_recovery)
 
 TINY = pw.PowerDesign(effect=math.log(2.0), n_encounters=240, n_employees=12, prevalence=0.5, kappa=0.8,
                       double_coded_share=0.3, behaviour="smile")
@@ -144,6 +145,44 @@ def test_summarise_recovery_bias_and_coverage_by_hand():
     assert s["sd_se_ratio"] == pytest.approx(sd / 0.2)
     assert s["coverage"] == pytest.approx(0.75) and s["coverage_mc_se"] == pytest.approx(math.sqrt(0.75 * 0.25 / 4))
     assert s["coverage_generative"] == pytest.approx(0.75) and s["coverage_own_target"] == pytest.approx(0.75)
+
+
+def test_recovery_targets_read_every_target_of_a_ground_truth():
+    gt = {"hypotheses_generative": {"H1": {"a": 0.5}}, "hypotheses": {"H1": {"a": 0.48}},
+          "hypotheses_pseudo_true_se": {"H1": {"a": 0.01}}, "hypotheses_pseudo_true_coded": {"H1": {"a": 0.4}},
+          "model_terms": {"a": 0.5, "b": -1.0}, "model_terms_pseudo_true": {"a": 0.49},
+          "model_terms_pseudo_true_coded": {"b": -0.9}}
+    t = recovery_targets(gt).set_index(["hypothesis", "term"])
+    assert t.loc[("H1", "a")].tolist() == [0.5, 0.48, 0.01, 0.4]
+    assert t.loc[(MAIN_MODEL, "a"), "pseudo_true"] == 0.49 and np.isnan(t.loc[(MAIN_MODEL, "a"), "pseudo_true_se"])
+    assert t.loc[(MAIN_MODEL, "b"), "pseudo_true_coded"] == -0.9 and np.isnan(t.loc[(MAIN_MODEL, "b"), "pseudo_true"])
+    # an older ground truth without pseudo-true values: "hypotheses" are the generative values
+    old = recovery_targets({"hypotheses": {"H1": {"a": 0.5}}}).set_index(["hypothesis", "term"])
+    assert old.loc[("H1", "a"), "generative"] == 0.5 and np.isnan(old.loc[("H1", "a"), "pseudo_true"])
+
+
+def test_corrected_arm_aims_at_the_true_codes_target():
+    res = pd.DataFrame({"arm": ["pipeline", "corrected"], "hypothesis": [MAIN_MODEL] * 2, "term": ["a"] * 2,
+                        "estimate": [0.8, 1.0], "std_error": [0.1, 0.1], "ci_low": [0.7, 0.95],
+                        "ci_high": [0.85, 1.05]})
+    tgt = pd.DataFrame({"hypothesis": [MAIN_MODEL], "term": ["a"], "generative": [1.0], "pseudo_true": [1.0],
+                        "pseudo_true_coded": [0.8]})
+    s = summarise_recovery(res, targets=tgt).set_index("arm")
+    assert s.loc["pipeline", "coverage_own_target"] == 1.0 and s.loc["pipeline", "coverage"] == 0.0
+    assert s.loc["corrected", "coverage_own_target"] == 1.0 and s.loc["corrected", "coverage"] == 1.0
+
+
+def test_correction_replication_fits_the_main_model_three_ways():
+    rows = correction_replication(11, n_encounters=900, n_sim=3)
+    assert set(rows["arm"]) == {"true_codes", "pipeline", "corrected"} and set(rows["hypothesis"]) == {MAIN_MODEL}
+    by_arm = rows.groupby("arm")["term"].apply(frozenset)
+    assert by_arm["pipeline"] == by_arm["corrected"] == by_arm["true_codes"]
+    assert {"greeting", "smile[genuine]", "wait_min", "channel[phone]"} <= by_arm["pipeline"]
+    assert (rows["ci_low"] < rows["estimate"]).all() and (rows["estimate"] < rows["ci_high"]).all()
+    wide = rows.pivot(index="term", columns="arm", values="estimate")
+    # the correction moves coded behaviours (greeting is coded with error), and the true codes differ too
+    assert wide.loc["greeting", "corrected"] != wide.loc["greeting", "pipeline"]
+    assert wide.loc["greeting", "true_codes"] != wide.loc["greeting", "pipeline"]
 
 
 # --- planning sentences ----------------------------------------------------------------------------

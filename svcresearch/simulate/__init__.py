@@ -395,8 +395,10 @@ def _targets(params: dict) -> dict:
                                 "parameters (compute them with svcresearch.simulate._pseudo.pseudo_true_values)."}
     return {"hypotheses": cache["true_codes"]["hypotheses"], "hypotheses_generative": generative,
             "hypotheses_pseudo_true_coded": cache["coded"]["hypotheses"],
+            "hypotheses_pseudo_true_se": cache["true_codes"]["hypotheses_se"],
             "model_terms": model_term_truths(params),
             "model_terms_pseudo_true": cache["true_codes"]["model_terms"],
+            "model_terms_pseudo_true_se": cache["true_codes"].get("model_terms_se", {}),
             "model_terms_pseudo_true_coded": cache["coded"]["model_terms"],
             "targets_note": TARGETS_NOTE + f" Pseudo-true values from one simulated study of "
                                            f"{cache['n_encounters']:,} encounters (seed {cache['seed']})."}

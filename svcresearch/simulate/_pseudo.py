@@ -36,7 +36,7 @@ from svcresearch.simulate._model import BEHAVIOURS, SMILE_LEVELS, merge_paramete
 RESOURCES = Path(__file__).resolve().parent / "resources"
 CACHE = RESOURCES / "pseudo_true.json"
 #: Size and seed of the large study behind the cached pseudo-true values.
-PSEUDO_N = 120_000
+PSEUDO_N = 1_200_000
 PSEUDO_SEED = 7_000_001
 CODES = ("true", "coded")
 
@@ -161,8 +161,8 @@ def pseudo_true_values(parameters: dict | None = None, *, codes: str = "true", n
     -------
     dict
         ``{"hypotheses": {claim: {label: value}}, "hypotheses_se": {...}, "model_terms":
-        {term: value}, "n_encounters", "seed", "codes"}`` — ``hypotheses_se`` is the large fit's
-        own standard error (the Monte Carlo error of the target).
+        {term: value}, "model_terms_se": {...}, "n_encounters", "seed", "codes"}`` — the ``_se``
+        entries are the large fit's own standard errors (the Monte Carlo error of the target).
 
     Notes
     -----
@@ -187,6 +187,7 @@ def pseudo_true_values(parameters: dict | None = None, *, codes: str = "true", n
     main = next(iter(table.attrs["models"].values()))
     coefs = main.coefficients()
     out["model_terms"] = {t: round(float(e), 6) for t, e in zip(coefs["term"], coefs["estimate"])}
+    out["model_terms_se"] = {t: round(float(e), 6) for t, e in zip(coefs["term"], coefs["std_error"])}
     out.update(n_encounters=int(n_encounters), seed=int(seed), codes=codes)
     return out
 
@@ -201,21 +202,39 @@ def cached_pseudo_true(params: dict) -> dict | None:
     return cache
 
 
-def write_cache(*, n_encounters: int = PSEUDO_N, seed: int = PSEUDO_SEED) -> dict:
-    """Compute both pseudo-true sets for the default parameters and write ``pseudo_true.json``."""
+def write_cache(*, n_encounters: int = PSEUDO_N, seed: int = PSEUDO_SEED, computed: dict | None = None) -> dict:
+    """Compute both pseudo-true sets for the default parameters and write ``pseudo_true.json``.
+
+    ``computed`` — ``{"true": ..., "coded": ...}`` outputs of :func:`pseudo_true_values` already
+    computed (e.g. in two processes with ``python -m svcresearch.simulate._pseudo true|coded``);
+    they must be for ``n_encounters`` and ``seed``.
+    """
     params = merge_parameters(None)
+    computed = dict(computed or {})
+    for codes in CODES:
+        if codes not in computed:
+            computed[codes] = pseudo_true_values(codes=codes, n_encounters=n_encounters, seed=seed)
+        if (computed[codes]["n_encounters"], computed[codes]["seed"], computed[codes]["codes"]) != \
+                (n_encounters, seed, codes):
+            raise ValueError(f"the precomputed {codes!r} set is not for n_encounters={n_encounters}, seed={seed}.")
     cache = {"fingerprint": parameter_fingerprint(params), "n_encounters": n_encounters, "seed": seed,
-             "method": "run_hypotheses on one simulated study of n_encounters, every encounter rated",
-             "true_codes": pseudo_true_values(codes="true", n_encounters=n_encounters, seed=seed),
-             "coded": pseudo_true_values(codes="coded", n_encounters=n_encounters, seed=seed)}
+             "method": "run_hypotheses on one simulated study of n_encounters, every encounter rated; "
+                       "hypotheses_se is that fit's standard error (the Monte Carlo error of the target)",
+             "true_codes": computed["true"], "coded": computed["coded"]}
     CACHE.write_text(json.dumps(cache, indent=1) + "\n", encoding="utf-8")
     return cache
 
 
-if __name__ == "__main__":  # python -m svcresearch.simulate._pseudo [codes]
+if __name__ == "__main__":
+    # python -m svcresearch.simulate._pseudo            compute both sets and write the cache
+    # python -m svcresearch.simulate._pseudo true|coded  one set, printed (to run the two in parallel)
+    # python -m svcresearch.simulate._pseudo --write TRUE.json CODED.json   cache from those two
     import sys
 
-    if len(sys.argv) > 1:  # one set only, printed (to compute the two sets in parallel)
+    if len(sys.argv) == 4 and sys.argv[1] == "--write":
+        sets = {c: json.loads(Path(f).read_text(encoding="utf-8")) for c, f in zip(CODES, sys.argv[2:])}
+        write_cache(computed=sets)
+    elif len(sys.argv) > 1:
         print(json.dumps(pseudo_true_values(codes=sys.argv[1]), indent=1))
     else:
         write_cache()
