@@ -775,11 +775,11 @@ def run_hypotheses(data: pd.DataFrame, *, hypotheses: Hypotheses | str | Path, c
     if gt is not None:
         table.attrs["note"] += " " + truth_note(gt)
     table.attrs["groups"] = main.frame.groups
-    table.attrs["models"] = fits
+    table.attrs["models"] = mfm.Attached(fits)        # shared, not deep-copied, by derived tables
     if coding_long is not None:
         from svcresearch.simex import correction_note
 
-        table.attrs["simex"] = simex_fits
+        table.attrs["simex"] = mfm.Attached(simex_fits)
         table.attrs["correction"] = hypotheses.correction
         params = pd.concat([s.params for s in simex_fits.values() if s is not None], ignore_index=True) \
             if any(s is not None for s in simex_fits.values()) else None

@@ -76,6 +76,20 @@ class Note(str):
         return str(self)
 
 
+class Attached(dict):
+    """Fitted objects attached to a results table's ``attrs``, shared rather than copied.
+
+    pandas deep-copies ``DataFrame.attrs`` into every frame derived from a table (a row from
+    ``itertuples``, a slice, a renamed copy). A results table carrying its fitted models -- each
+    with its model frame's data -- would copy all of them on every such operation: harmless at
+    2,400 encounters, gigabytes per row at a million. ``Attached`` is a dict whose deep copy is
+    itself, so derived tables share the fits (which are never modified after fitting).
+    """
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 # ----------------------------------------------------------------------------------------------
 # Variables and terms
 # ----------------------------------------------------------------------------------------------

@@ -313,3 +313,11 @@ def test_no_public_name_looks_like_a_pytest_test():
     from svcresearch import analysis, modelframe
     for module in (hyp, analysis, modelframe):
         assert not [n for n in dir(module) if n.startswith("test")]
+
+
+def test_derived_tables_share_the_fitted_models_instead_of_copying_them(table):
+    # pandas deep-copies attrs into every derived frame; the fits (with their data) must be shared
+    models = table.attrs["models"]
+    derived = table.iloc[[0]].rename(columns={"term": "row"})
+    assert derived.attrs["models"] is models
+    assert next(iter(table.itertuples())) is not None and table.attrs["models"] is models
