@@ -113,6 +113,17 @@ def test_matrix_power_composes_and_handles_non_embeddable_matrices():
         matrix_power(np.array([[0.3, 0.7], [0.7, 0.3]]), 0.5)
 
 
+def test_matrix_power_of_a_matrix_with_complex_eigenvalues():
+    # errors that run one way round the three levels (a circulant matrix): eigenvalues 1 and
+    # 0.85 +- 0.052i, as estimated smile matrices sometimes are (2 of 72 replicated default studies)
+    P = np.array([[0.9, 0.08, 0.02], [0.02, 0.9, 0.08], [0.08, 0.02, 0.9]])
+    assert np.abs(np.linalg.eigvals(P).imag).max() > 0.05
+    half = matrix_power(P, 0.5)
+    assert np.isrealobj(half) and half.min() >= 0 and np.allclose(half.sum(axis=1), 1)
+    np.testing.assert_allclose(half @ half, P, atol=1e-10)          # the principal square root
+    np.testing.assert_allclose(matrix_power(P, 1.5), half @ P, atol=1e-10)
+
+
 def _errors(e, pi=(0.5, 0.5), behaviour="greeting"):
     P = np.array([[1 - e, e], [e, 1 - e]])
     return CodeErrors(behaviour=behaviour, levels=["no", "yes"], prevalence=np.asarray(pi), matrix=P,
