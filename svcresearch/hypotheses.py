@@ -448,13 +448,28 @@ def true_value(ground_truth: Mapping | None, claim: str, label: str, *, key: str
     return float(value) if value is not None else float("nan")
 
 
-def truth_note(ground_truth: Mapping) -> str:
-    """One or two sentences saying what ``true_value`` (and ``true_value_coded``) are for this ground truth."""
+def truth_note(ground_truth: Mapping, *, corrected: bool = False) -> str:
+    """One or two sentences saying what ``true_value`` (and ``true_value_coded``) are.
+
+    Parameters
+    ----------
+    ground_truth : dict
+        A simulated study's parsed ``ground_truth.json``.
+    corrected : bool
+        The table's primary columns are the misclassification-corrected estimates (they aim at
+        ``true_value``; the ``*_naive`` columns converge to ``true_value_coded``).
+
+    Returns
+    -------
+    str
+    """
     if "hypotheses_pseudo_true_coded" in ground_truth:
+        aim = ("the naive (*_naive) columns converge to; the corrected estimates aim at the true value"
+               if corrected else "what this table's estimates converge to")
         return ("True value: the pseudo-true value, what this model converges to on a very large simulated "
                 "study with the true behaviours (it differs slightly from the generative parameter; see "
                 "targets_note in ground_truth.json). Limit with coded behaviours (true_value_coded): the same "
-                "with one coder's fallible codes, i.e. what this table's estimates converge to.")
+                f"with one coder's fallible codes, i.e. {aim}.")
     if "hypotheses_generative" in ground_truth:
         return "True value: the simulator's generative parameter (no pseudo-true values were computed)."
     return "True value: from the study's ground_truth.json."
@@ -560,7 +575,9 @@ def run_hypotheses(data: pd.DataFrame, *, hypotheses: Hypotheses | str | Path, c
         The study's codebook.
     ground_truth : dict or path, optional
         A simulated study's ``ground_truth.json``: adds ``true_value`` (its ``hypotheses`` entry,
-        by claim id and row label) and ``ci_covers_truth``.
+        by claim id and row label), ``ci_covers_truth`` and, when the ground truth has
+        ``hypotheses_pseudo_true_coded``, ``true_value_coded`` (the limit with coded behaviours);
+        the note says what they are (:func:`truth_note`).
     link : {"logit", "probit"}
         Link of an ordinal outcome.
     nagq : int
@@ -588,10 +605,12 @@ def run_hypotheses(data: pd.DataFrame, *, hypotheses: Hypotheses | str | Path, c
     pandas.DataFrame
         One row per test: ``hypothesis, claim, term, expected, estimate, std_error, ci_low,
         ci_high, p_value, p_holm, verdict, n, subset, definition, reason, source, kind, scale``
-        (+ ``true_value, ci_covers_truth`` with ground truth). ``verdict`` is one of
-        :data:`VERDICTS`; ``reason`` is empty for tested rows. ``attrs["note"]`` (from
+        (+ ``true_value, ci_covers_truth[, true_value_coded]`` with ground truth). ``verdict`` is
+        one of :data:`VERDICTS`; ``reason`` is empty for tested rows. ``attrs["note"]`` (from
         :func:`results_note`), ``attrs["models"]`` (fitted :class:`~svcresearch.modelframe.ModelFit`
-        per model) and ``attrs["groups"]`` are a convenience only.
+        per model; with ``coding_long`` also ``attrs["simex"]``) and ``attrs["groups"]`` are a
+        convenience only; the fits are :class:`~svcresearch.modelframe.Attached`, shared (not
+        copied) by tables derived from this one.
 
     Notes
     -----
@@ -773,7 +792,7 @@ def run_hypotheses(data: pd.DataFrame, *, hypotheses: Hypotheses | str | Path, c
     table.attrs["note"] = results_note(table, family=family, outcome_label=outcome_label,
                                        groups=main.frame.groups, link=link, alpha=alpha)
     if gt is not None:
-        table.attrs["note"] += " " + truth_note(gt)
+        table.attrs["note"] += " " + truth_note(gt, corrected=bool(extra) and hypotheses.correction == "misclassification")
     table.attrs["groups"] = main.frame.groups
     table.attrs["models"] = mfm.Attached(fits)        # shared, not deep-copied, by derived tables
     if coding_long is not None:

@@ -94,29 +94,28 @@ def matrix_power(matrix: np.ndarray, power: float) -> np.ndarray:
     -------
     array (q, q)
         Row-stochastic matrix. ValueError when an eigenvalue has a real part <= 0 (errors of one
-        half or more). Complex eigenvalues (a 3-level code whose errors run more one way round
-        than the other, e.g. none->polite->genuine->none) take the power through the matrix
-        logarithm, ``expm(power * logm(Pi))`` (the principal power, real for a real ``Pi``).
-        When the power has negative entries (``Pi`` is not embeddable, R's
-        ``simex::check.mc.matrix`` fails), the power of the nearest embeddable matrix is
-        returned (JLT generator, as ``simex::build.mc.matrix(method = "jlt")``).
+        half or more). Otherwise the principal power (``scipy.linalg.fractional_matrix_power``,
+        Schur-based, so also for complex eigenvalues -- a 3-level code whose errors run more one
+        way round than the other -- and for nearly defective matrices, where an eigenvector
+        route is numerically unreliable). When that power has negative entries (``Pi`` is not
+        embeddable, R's ``simex::check.mc.matrix`` fails), the power of the nearest embeddable
+        matrix is returned (JLT generator, as ``simex::build.mc.matrix(method = "jlt")``).
+        Integer powers are exact products.
     """
+    from scipy.linalg import expm, fractional_matrix_power, logm
+
     M = np.asarray(matrix, dtype=float)
     if float(power).is_integer():
         return np.linalg.matrix_power(M, int(power))
-    vals, vecs = np.linalg.eig(M)
+    vals = np.linalg.eigvals(M)
     if np.any(vals.real <= 0):
         raise ValueError(f"the misclassification matrix has eigenvalues {np.round(vals, 4).tolist()}; a "
                          f"fractional power needs eigenvalues with a positive real part (errors below one half).")
-    out = None
-    if not np.any(np.abs(vals.imag) > 1e-10):
-        out = (vecs.real * vals.real ** power) @ np.linalg.inv(vecs.real)
-    if out is None or out.min() < -1e-8:
-        # through the generator log(Pi); negative off-diagonal rates (Pi not embeddable: some
-        # fractional power is not a probability matrix) set to zero -- the nearest generator of
-        # Jarrow, Lando & Turnbull 1997, as R's simex::build.mc.matrix(method = "jlt") does
-        from scipy.linalg import expm, logm
-
+    out = np.real(fractional_matrix_power(M, float(power)))
+    if out.min() < -1e-8:
+        # not embeddable (some fractional power is not a probability matrix): the nearest generator
+        # (Jarrow, Lando & Turnbull 1997: negative off-diagonal rates of log(Pi) set to zero), as
+        # R's simex::build.mc.matrix(method = "jlt") does
         Q = np.real(logm(M))
         off = np.clip(Q - np.diag(np.diag(Q)), 0.0, None)
         Q = off - np.diag(off.sum(axis=1))

@@ -7,22 +7,27 @@ unbiased and their intervals honest is judged over many replicated studies:
   parallel processes, with a tqdm bar), appends each finished seed's rows to a JSON-lines file
   and skips seeds already in it, so an interrupted run resumes where it stopped. Any function
   that takes a seed and returns a tidy DataFrame can be run (the power simulations of
-  :mod:`svcresearch.power` and the coder-error corrections build on it).
+  :mod:`svcresearch.power` build on it).
 * :func:`recovery_replication` — one replicated default study: simulate → clean → the study's
   hypotheses table, twice: with the behaviours the coders recorded (``pipeline``) and with the
   true behaviours substituted into the same cleaned encounters (``true_codes``).
+* :func:`correction_replication` — the same study's main model three ways: ``true_codes``,
+  ``pipeline`` (naive) and ``corrected`` (MC-SIMEX, :mod:`svcresearch.simex`, with the matrices
+  estimated from that replication's double-coded encounters).
 * :func:`summarise_recovery` — per arm and row: generative and pseudo-true values, mean
   estimate, bias with its Monte Carlo SE, empirical SD against the mean model SE, 95% coverage
-  with its Monte Carlo SE.
+  with its Monte Carlo SE. :func:`parameter_recovery` and :func:`correction_recovery` run and
+  summarise (``make recovery``, ``make correction-recovery``).
 
 Targets (what ``true_value`` means)
 -----------------------------------
 ``generative`` is the simulator's parameter; ``pseudo_true`` is what the fitted model converges
 to with true codes on a very large study (:mod:`svcresearch.simulate._pseudo`), the value the
-hypotheses table compares against; ``pseudo_true_coded`` is the same limit with coder A's codes.
-Bias and coverage are reported against ``pseudo_true`` for both arms (the pipeline's shortfall is
-then the cost of coder error), and additionally against each arm's own limit and the generative
-value.
+hypotheses table compares against, with ``pseudo_true_se`` its own Monte Carlo error;
+``pseudo_true_coded`` is the same limit with coder A's codes. Bias and coverage are reported
+against ``pseudo_true`` for every arm (the pipeline's shortfall is then the cost of coder error,
+and the corrected arm should close it), and additionally against each arm's own limit
+(``pseudo_true_coded`` for the pipeline) and the generative value.
 """
 from __future__ import annotations
 
@@ -103,7 +108,8 @@ def _call(replicate, seed):
 
 
 def run_replications(replicate: Callable[[int], pd.DataFrame], *, seeds: Iterable[int], path: str | Path | None = None,
-                     n_jobs: int = 2, progress: bool = True, desc: str = "replications") -> pd.DataFrame:
+                     n_jobs: int = 2, progress: bool = True, desc: str = "replications",
+                     retry_failed: bool = False) -> pd.DataFrame:
     """Run ``replicate(seed)`` for every seed, in parallel, resumably; return all rows.
 
     Parameters
@@ -123,6 +129,9 @@ def run_replications(replicate: Callable[[int], pd.DataFrame], *, seeds: Iterabl
         Show a tqdm progress bar.
     desc : str
         Label of the progress bar.
+    retry_failed : bool
+        Run again the seeds that ``path`` records as failed (after fixing what made them fail);
+        by default a failure is a result and is kept.
 
     Returns
     -------
@@ -146,12 +155,13 @@ def run_replications(replicate: Callable[[int], pd.DataFrame], *, seeds: Iterabl
         raise ValueError("`seeds` must be distinct; a seed given twice would be one replication counted twice.")
     check_number("n_jobs", n_jobs, low=1, high=64, integer=True)
     check_type("progress", progress, bool)
+    check_type("retry_failed", retry_failed, bool)
     if path is not None:
         check_type("path", path, (str, Path), what="a path")
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
     done = read_replications(path) if path is not None else {}
-    todo = [s for s in seeds if s not in done]
+    todo = [s for s in seeds if s not in done or (retry_failed and done[s].get("error"))]
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(seeds), initial=len(seeds) - len(todo), desc=desc, unit="rep", disable=not progress)
@@ -334,17 +344,25 @@ def correction_replication(seed: int, *, n_encounters: int = 2400, parameters: d
         table = corrected_estimates(study["encounters"], study["coding_long"], codebook=study["codebook"],
                                     model=spec, n_sim=n_sim, seed=int(seed))
         truth = study_truth(n_encounters=n_encounters, seed=int(seed), parameters=parameters)
-        frame = mfm.model_frame(_true_code_frame(study["encounters"], truth), codebook=study["codebook"],
-                                outcome=spec.outcome, terms=list(spec.terms), groups=spec.groups)
-        true_fit = frame.fit().coefficients().set_index("term")
+        true_frame = mfm.model_frame(_true_code_frame(study["encounters"], truth), codebook=study["codebook"],
+                                     outcome=spec.outcome, terms=list(spec.terms), groups=spec.groups)
+        true_fit = true_frame.fit()
+    if true_fit.result is None:       # every arm must summarise the same replications
+        raise ValueError(f"the main model with true codes cannot be fitted: {true_fit.problem}")
+    true_coefs = true_fit.coefficients().set_index("term")
+    naive_n = mfm.model_frame(study["encounters"], codebook=study["codebook"], outcome=spec.outcome,
+                              terms=list(spec.terms), groups=spec.groups).n_used
     columns = ["estimate", "std_error", "ci_low", "ci_high", "p_value"]
     rows = []
     for r in table.itertuples(index=False):
-        base = {"hypothesis": MAIN_MODEL, "term": r.term, "kind": "coefficient", "n": float(frame.n_used)}
-        if r.term in true_fit.index:
-            rows.append({"arm": "true_codes", **base, **{c: float(true_fit.loc[r.term, c]) for c in columns}})
-        rows.append({"arm": "pipeline", **base, **{c: float(getattr(r, f"{c}_naive")) for c in columns}})
-        rows.append({"arm": "corrected", **base, **{c: float(getattr(r, f"{c}_corrected")) for c in columns}})
+        base = {"hypothesis": MAIN_MODEL, "term": r.term, "kind": "coefficient"}
+        if r.term in true_coefs.index:
+            rows.append({"arm": "true_codes", **base, "n": float(true_frame.n_used),
+                         **{c: float(true_coefs.loc[r.term, c]) for c in columns}})
+        rows.append({"arm": "pipeline", **base, "n": float(naive_n),
+                     **{c: float(getattr(r, f"{c}_naive")) for c in columns}})
+        rows.append({"arm": "corrected", **base, "n": float(naive_n),
+                     **{c: float(getattr(r, f"{c}_corrected")) for c in columns}})
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
@@ -389,7 +407,8 @@ def summarise_recovery(results: pd.DataFrame, *, targets: pd.DataFrame | Mapping
     Parameters
     ----------
     results : pandas.DataFrame
-        Rows of :func:`recovery_replication` over seeds (:func:`run_replications` output).
+        Rows of :func:`recovery_replication` or :func:`correction_replication` over seeds
+        (:func:`run_replications` output).
     targets : pandas.DataFrame or dict
         :func:`recovery_targets` output, or a ground truth dict to build it from.
 
@@ -481,50 +500,78 @@ def study_recovery(study, *, n_replications: int, seed: int = 1, progress: bool 
     return parameter_recovery(n_replications=n_replications, seed=seed, progress=progress)
 
 
-def parameter_recovery(*, n_replications: int, seed: int = 1, n_encounters: int = 2400, path: str | Path | None = None,
-                       n_jobs: int = 2, progress: bool = True) -> pd.DataFrame:
-    """Replicate the default study ``n_replications`` times and summarise (both arms).
-
-    Seeds are ``seed, seed + 1, …``; with ``path`` the run resumes. Returns
-    :func:`summarise_recovery` against :func:`default_targets`; ``attrs["results"]`` holds the
-    per-replication rows and ``attrs["errors"]`` the failed seeds.
-    """
-    from functools import partial
-
+def _replicated_summary(replicate, *, n_replications: int, seed: int, n_encounters: int, path, n_jobs: int,
+                        progress: bool, retry_failed: bool, desc: str) -> pd.DataFrame:
     check_number("n_replications", n_replications, low=1, integer=True)
     check_number("seed", seed, low=0, integer=True)
-    rep = partial(recovery_replication, n_encounters=n_encounters)
-    results = run_replications(rep, seeds=range(seed, seed + n_replications), path=path, n_jobs=n_jobs,
-                               progress=progress, desc="parameter recovery")
+    check_number("n_encounters", n_encounters, low=100, integer=True)
+    results = run_replications(replicate, seeds=range(seed, seed + n_replications), path=path, n_jobs=n_jobs,
+                               progress=progress, desc=desc, retry_failed=retry_failed)
     summary = summarise_recovery(results, targets=default_targets()) if len(results) else \
         pd.DataFrame(columns=SUMMARY_COLUMNS)
     summary.attrs["results"] = results
     summary.attrs["errors"] = results.attrs.get("errors", {})
     return summary
+
+
+def parameter_recovery(*, n_replications: int, seed: int = 1, n_encounters: int = 2400, path: str | Path | None = None,
+                       n_jobs: int = 2, progress: bool = True, retry_failed: bool = False) -> pd.DataFrame:
+    """Replicate the default study and summarise its hypotheses table (arms ``true_codes``, ``pipeline``).
+
+    Parameters
+    ----------
+    n_replications : int
+        Replicated studies; seeds are ``seed, seed + 1, …``.
+    seed : int
+        First seed.
+    n_encounters : int
+        Size of each study (at least 100).
+    path : str or Path, optional
+        JSON-lines runs file; an existing one is resumed (:func:`run_replications`).
+    n_jobs, progress, retry_failed
+        As :func:`run_replications`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`summarise_recovery` of :func:`recovery_replication` rows against
+        :func:`default_targets`; ``attrs["results"]`` holds the per-replication rows and
+        ``attrs["errors"]`` the failed seeds.
+    """
+    from functools import partial
+
+    return _replicated_summary(partial(recovery_replication, n_encounters=n_encounters),
+                               n_replications=n_replications, seed=seed, n_encounters=n_encounters, path=path,
+                               n_jobs=n_jobs, progress=progress, retry_failed=retry_failed, desc="parameter recovery")
 
 
 def correction_recovery(*, n_replications: int, seed: int = 1, n_encounters: int = 2400, n_sim: int = 20,
-                        path: str | Path | None = None, n_jobs: int = 2, progress: bool = True) -> pd.DataFrame:
-    """Replicate the default study and summarise the main model true-codes / naive / corrected.
+                        path: str | Path | None = None, n_jobs: int = 2, progress: bool = True,
+                        retry_failed: bool = False) -> pd.DataFrame:
+    """Replicate the default study and summarise its main model: true codes, naive and corrected.
 
-    Seeds are ``seed, seed + 1, …``; with ``path`` the run resumes. Returns
-    :func:`summarise_recovery` of :func:`correction_replication` rows (``hypothesis`` is
-    :data:`MAIN_MODEL`) against :func:`default_targets`; ``attrs["results"]`` holds the
-    per-replication rows and ``attrs["errors"]`` the failed seeds.
+    Parameters
+    ----------
+    n_replications, seed, n_encounters, path, n_jobs, progress, retry_failed
+        As :func:`parameter_recovery`.
+    n_sim : int
+        MC-SIMEX simulations per lambda (at least 2). A resumed runs file should keep it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`summarise_recovery` of :func:`correction_replication` rows (``hypothesis`` is
+        :data:`MAIN_MODEL`; arms ``true_codes``, ``pipeline``, ``corrected``) against
+        :func:`default_targets`; ``attrs["results"]`` and ``attrs["errors"]`` as
+        :func:`parameter_recovery`.
     """
     from functools import partial
 
-    check_number("n_replications", n_replications, low=1, integer=True)
-    check_number("seed", seed, low=0, integer=True)
     check_number("n_sim", n_sim, low=2, integer=True)
-    rep = partial(correction_replication, n_encounters=n_encounters, n_sim=n_sim)
-    results = run_replications(rep, seeds=range(seed, seed + n_replications), path=path, n_jobs=n_jobs,
-                               progress=progress, desc="coder-error correction")
-    summary = summarise_recovery(results, targets=default_targets()) if len(results) else \
-        pd.DataFrame(columns=SUMMARY_COLUMNS)
-    summary.attrs["results"] = results
-    summary.attrs["errors"] = results.attrs.get("errors", {})
-    return summary
+    return _replicated_summary(partial(correction_replication, n_encounters=n_encounters, n_sim=n_sim),
+                               n_replications=n_replications, seed=seed, n_encounters=n_encounters, path=path,
+                               n_jobs=n_jobs, progress=progress, retry_failed=retry_failed,
+                               desc="coder-error correction")
 
 
 def _write_summary(summary: pd.DataFrame, out: Path) -> None:
@@ -540,46 +587,70 @@ def _write_summary(summary: pd.DataFrame, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m svcresearch.recovery``: the ``make recovery`` run (resumable)."""
+    """``python -m svcresearch.recovery``: the ``make recovery`` / ``make correction-recovery`` runs (resumable)."""
     import argparse
+    import sys
 
     from svcresearch import config
+    from svcresearch.simulate._model import merge_parameters
+    from svcresearch.simulate._pseudo import cached_pseudo_true
 
     parser = argparse.ArgumentParser(prog="python -m svcresearch.recovery",
-                                     description="Parameter recovery over replicated default studies.")
-    parser.add_argument("--replications", type=int, default=1000, help="replications of the hypotheses table (0: none)")
+                                     description="Parameter recovery and the coder-error correction over replicated "
+                                                 "default studies.")
+    parser.add_argument("--replications", type=int, default=1000,
+                        help="replications of the hypotheses table (0: none) -> reports/tables/parameter_recovery.csv")
+    parser.add_argument("--correction", type=int, default=0, metavar="N",
+                        help="replications of the coder-error correction (main model with true codes, naive and "
+                             "MC-SIMEX corrected; about 13 s each) -> reports/tables/correction_recovery.csv")
     parser.add_argument("--seed", type=int, default=1, help="first seed (seeds are seed, seed+1, ...)")
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument("--n-sim", type=int, default=None, help="MC-SIMEX simulations per lambda (default 20)")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="run again the seeds the runs files record as failed")
     parser.add_argument("--out", type=Path, default=None,
-                        help="summary CSV (default reports/tables/parameter_recovery.csv)")
+                        help="summary CSV of the hypotheses-table recovery (default reports/tables/parameter_recovery.csv)")
     parser.add_argument("--runs", type=Path, default=None,
-                        help="JSON-lines file of finished replications, resumed when it exists "
+                        help="its JSON-lines runs file, resumed when it exists "
                              "(default reports/tables/parameter_recovery_runs.jsonl)")
     parser.add_argument("--correction-out", type=Path, default=None,
                         help="summary CSV of --correction (default reports/tables/correction_recovery.csv)")
     parser.add_argument("--correction-runs", type=Path, default=None,
-                        help="JSON-lines file of --correction replications (default "
-                             "reports/tables/correction_recovery_runs.jsonl)")
-    parser.add_argument("--correction", type=int, default=0, metavar="N",
-                        help="also N replications of the coder-error correction (main model true codes / naive / "
-                             "MC-SIMEX corrected) -> reports/tables/correction_recovery.csv (about 13 s each)")
-    parser.add_argument("--n-sim", type=int, default=20, help="MC-SIMEX simulations per lambda in --correction runs")
+                        help="its JSON-lines runs file (default reports/tables/correction_recovery_runs.jsonl)")
     args = parser.parse_args(argv)
+    if args.replications < 0 or args.correction < 0:
+        parser.error("--replications and --correction must be 0 or more")
+    if args.replications == 0 and args.correction == 0:
+        parser.error("nothing to run: give --replications or --correction a positive number")
+    if args.jobs < 1 or args.seed < 0:
+        parser.error("--jobs must be at least 1 and --seed at least 0")
+    if args.correction == 0 and (args.n_sim is not None or args.correction_out or args.correction_runs):
+        parser.error("--n-sim, --correction-out and --correction-runs apply only with --correction N")
+    if args.replications == 0 and (args.out or args.runs):
+        parser.error("--out and --runs apply to the hypotheses-table recovery; it is not run with --replications 0")
+    if args.n_sim is not None and args.n_sim < 2:
+        parser.error("--n-sim must be at least 2")
+    if cached_pseudo_true(merge_parameters(None)) is None:
+        print("svcresearch.recovery: no pseudo-true values are cached for the default parameters "
+              "(python -m svcresearch.simulate._pseudo); bias and coverage are against the generative values "
+              "only.", file=sys.stderr)
     tables = config.PROJECT_ROOT / "reports" / "tables"     # the default study's reports (its recovery)
-    runs = [(args.replications, "parameter_recovery", lambda path: parameter_recovery(
-        n_replications=args.replications, seed=args.seed, path=path, n_jobs=args.jobs))]
+    common = {"seed": args.seed, "n_jobs": args.jobs, "retry_failed": args.retry_failed}
+    runs = []
+    if args.replications:
+        runs.append(("parameter recovery", args.replications, args.out or tables / "parameter_recovery.csv",
+                     args.runs or tables / "parameter_recovery_runs.jsonl",
+                     lambda path: parameter_recovery(n_replications=args.replications, path=path, **common)))
     if args.correction:
-        runs.append((args.correction, "correction_recovery", lambda path: correction_recovery(
-            n_replications=args.correction, seed=args.seed, n_sim=args.n_sim, path=path, n_jobs=args.jobs)))
-    for n, name, run in runs:
-        out = (args.out if name == "parameter_recovery" else args.correction_out) or tables / f"{name}.csv"
-        path = (args.runs if name == "parameter_recovery" else args.correction_runs) or tables / f"{name}_runs.jsonl"
-        if n < 1:
-            continue
+        runs.append(("correction recovery", args.correction, args.correction_out or tables / "correction_recovery.csv",
+                     args.correction_runs or tables / "correction_recovery_runs.jsonl",
+                     lambda path: correction_recovery(n_replications=args.correction, n_sim=args.n_sim or 20,
+                                                      path=path, **common)))
+    for name, n, out, path, run in runs:
         summary = run(path)
         _write_summary(summary, out)
         errors = summary.attrs.get("errors", {})
-        print(f"{name.replace('_', ' ')}: {n - len(errors)} replications summarised"
+        print(f"{name}: {n - len(errors)} replications summarised"
               + (f", {len(errors)} failed (first: seed {next(iter(errors))}: {next(iter(errors.values()))})"
                  if errors else "") + f"; wrote {out} (replications in {path})")
     return 0

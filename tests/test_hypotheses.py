@@ -320,4 +320,18 @@ def test_derived_tables_share_the_fitted_models_instead_of_copying_them(table):
     models = table.attrs["models"]
     derived = table.iloc[[0]].rename(columns={"term": "row"})
     assert derived.attrs["models"] is models
-    assert next(iter(table.itertuples())) is not None and table.attrs["models"] is models
+    assert table["term"].attrs["models"] is models            # a column is a derived frame too
+
+
+def test_ground_truth_with_pseudo_true_values_adds_the_coded_limit(study):
+    gt = {"hypotheses_generative": {"H2": {"greeting": 0.35}}, "hypotheses": {"H2": {"greeting": 0.33}},
+          "hypotheses_pseudo_true_coded": {"H2": {"greeting": 0.29}}}
+    out = hyp.run_hypotheses(study, hypotheses=DEFAULT, codebook=CODEBOOK, ground_truth=gt, claims=["H2"])
+    assert out.columns.tolist()[-3:] == ["true_value", "ci_covers_truth", "true_value_coded"]
+    assert out[["true_value", "true_value_coded"]].iloc[0].tolist() == [0.33, 0.29]
+    assert "True value: the pseudo-true value" in out.attrs["note"]
+    assert "what this table's estimates converge to" in out.attrs["note"]
+    assert "aim at the true value" in hyp.truth_note(gt, corrected=True)
+    plain = hyp.run_hypotheses(study, hypotheses=DEFAULT, codebook=CODEBOOK, ground_truth={"hypotheses": gt["hypotheses"]},
+                               claims=["H2"])
+    assert "true_value_coded" not in plain.columns and "True value: from the study's" in plain.attrs["note"]

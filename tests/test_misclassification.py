@@ -10,6 +10,7 @@ import math
 from dataclasses import replace
 
 import numpy as np
+from scipy.linalg import fractional_matrix_power
 import pandas as pd
 import pytest
 
@@ -122,6 +123,11 @@ def test_matrix_power_of_a_matrix_with_complex_eigenvalues():
     assert np.isrealobj(half) and half.min() >= 0 and np.allclose(half.sum(axis=1), 1)
     np.testing.assert_allclose(half @ half, P, atol=1e-10)          # the principal square root
     np.testing.assert_allclose(matrix_power(P, 1.5), half @ P, atol=1e-10)
+    # a valid principal power must be returned as it is, not projected (scipy's Schur-based power)
+    Q = np.array([[0.9, 0.1, 0.0], [0.0, 0.9, 0.1], [0.1, 0.0, 0.9]])
+    principal = np.real(fractional_matrix_power(Q, 1.5))
+    assert principal.min() > 0.003
+    np.testing.assert_allclose(matrix_power(Q, 1.5), principal, atol=1e-12)
 
 
 def _errors(e, pi=(0.5, 0.5), behaviour="greeting"):

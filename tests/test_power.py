@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from svcresearch import power as pw
-from svcresearch.recovery import (MAIN_MODEL, correction_replication, read_replications, recovery_targets,
+from svcresearch.recovery import (MAIN_MODEL, correction_replication, main, read_replications, recovery_targets,
                                   run_replications, summarise_recovery)
 
 TINY = pw.PowerDesign(effect=math.log(2.0), n_encounters=240, n_employees=12, prevalence=0.5, kappa=0.8,
@@ -185,6 +185,29 @@ def test_correction_replication_fits_the_main_model_three_ways():
     assert wide.loc["greeting", "true_codes"] != wide.loc["greeting", "pipeline"]
 
 
+def test_failed_seeds_are_kept_unless_retried(tmp_path):
+    path = tmp_path / "r.jsonl"
+    run_replications(_fails_on_odd, seeds=[0, 1], path=path, n_jobs=1, progress=False)
+    kept = run_replications(_fails_on_odd, seeds=[0, 1], path=path, n_jobs=1, progress=False)
+    assert kept.attrs["n_run"] == 0 and kept.attrs["errors"] == {1: "ValueError: odd seed"}
+    again = run_replications(_fails_on_odd, seeds=[0, 1], path=path, n_jobs=1, progress=False, retry_failed=True)
+    assert again.attrs["n_run"] == 1                                 # only the failed seed was run again
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--replications", "0"], "nothing to run"),
+    (["--replications", "-3"], "0 or more"),
+    (["--replications", "0", "--correction", "2", "--out", "x.csv"], "--out and --runs apply"),
+    (["--replications", "5", "--n-sim", "10"], "only with --correction"),
+    (["--correction", "5", "--n-sim", "1"], "at least 2"),
+    (["--jobs", "0"], "--jobs must be at least 1"),
+])
+def test_recovery_command_line_refuses_what_would_do_nothing(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
 # --- planning sentences ----------------------------------------------------------------------------
 def _grid():
     rows = []
@@ -210,3 +233,17 @@ def test_planning_sentence_interpolates_the_grid():
                            "from 48 employees")
     req = pw.required_encounters(g, kappa=1.0)
     assert req.set_index("n_employees").loc[24, "required_encounters"] == pytest.approx(2000 + 0.07 / 0.1 * 1000)
+
+
+def test_pseudo_true_cache_refuses_sets_computed_for_another_study(tmp_path, monkeypatch):
+    from svcresearch.simulate import _pseudo
+
+    monkeypatch.setattr(_pseudo, "CACHE", tmp_path / "pseudo_true.json")
+    wrong = {c: {"n_encounters": 1000, "seed": _pseudo.PSEUDO_SEED, "codes": c} for c in _pseudo.CODES}
+    with pytest.raises(ValueError, match="not for the default parameters"):
+        _pseudo.write_cache(computed=wrong)
+    stale = {c: {"n_encounters": _pseudo.PSEUDO_N, "seed": _pseudo.PSEUDO_SEED, "codes": c, "fingerprint": "0" * 64}
+             for c in _pseudo.CODES}
+    with pytest.raises(ValueError, match="not for the default parameters"):
+        _pseudo.write_cache(computed=stale)
+    assert not (tmp_path / "pseudo_true.json").exists()

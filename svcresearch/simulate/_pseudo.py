@@ -189,7 +189,7 @@ def pseudo_true_values(parameters: dict | None = None, *, codes: str = "true", n
     coefs = main.coefficients()
     out["model_terms"] = {t: round(float(e), 6) for t, e in zip(coefs["term"], coefs["estimate"])}
     out["model_terms_se"] = {t: round(float(e), 6) for t, e in zip(coefs["term"], coefs["std_error"])}
-    out.update(n_encounters=int(n_encounters), seed=int(seed), codes=codes)
+    out.update(n_encounters=int(n_encounters), seed=int(seed), codes=codes, fingerprint=parameter_fingerprint(params))
     return out
 
 
@@ -215,14 +215,18 @@ def write_cache(*, n_encounters: int = PSEUDO_N, seed: int = PSEUDO_SEED, comput
     for codes in CODES:
         if codes not in computed:
             computed[codes] = pseudo_true_values(codes=codes, n_encounters=n_encounters, seed=seed)
-        if (computed[codes]["n_encounters"], computed[codes]["seed"], computed[codes]["codes"]) != \
-                (n_encounters, seed, codes):
-            raise ValueError(f"the precomputed {codes!r} set is not for n_encounters={n_encounters}, seed={seed}.")
+        got = computed[codes]
+        if (got.get("n_encounters"), got.get("seed"), got.get("codes")) != (n_encounters, seed, codes) or \
+                got.get("fingerprint", parameter_fingerprint(params)) != parameter_fingerprint(params):
+            raise ValueError(f"the precomputed {codes!r} set is not for the default parameters, "
+                             f"n_encounters={n_encounters} and seed={seed}.")
     cache = {"fingerprint": parameter_fingerprint(params), "n_encounters": n_encounters, "seed": seed,
              "method": "run_hypotheses on one simulated study of n_encounters, every encounter rated; "
                        "hypotheses_se is that fit's standard error (the Monte Carlo error of the target)",
              "true_codes": computed["true"], "coded": computed["coded"]}
-    CACHE.write_text(json.dumps(cache, indent=1) + "\n", encoding="utf-8")
+    partial = CACHE.with_suffix(".json.partial")   # never a half-written cache: write, then rename
+    partial.write_text(json.dumps(cache, indent=1) + "\n", encoding="utf-8")
+    partial.replace(CACHE)
     return cache
 
 
@@ -232,10 +236,14 @@ if __name__ == "__main__":
     # python -m svcresearch.simulate._pseudo --write TRUE.json CODED.json   cache from those two
     import sys
 
-    if len(sys.argv) == 4 and sys.argv[1] == "--write":
-        sets = {c: json.loads(Path(f).read_text(encoding="utf-8")) for c, f in zip(CODES, sys.argv[2:])}
-        write_cache(computed=sets)
-    elif len(sys.argv) > 1:
-        print(json.dumps(pseudo_true_values(codes=sys.argv[1]), indent=1))
-    else:
+    args = sys.argv[1:]
+    if args and args[0] == "--write":
+        if len(args) != 3:
+            sys.exit("usage: python -m svcresearch.simulate._pseudo --write TRUE.json CODED.json")
+        write_cache(computed={c: json.loads(Path(f).read_text(encoding="utf-8")) for c, f in zip(CODES, args[1:])})
+    elif len(args) == 1 and args[0] in CODES:
+        print(json.dumps(pseudo_true_values(codes=args[0]), indent=1))
+    elif not args:
         write_cache()
+    else:
+        sys.exit(f"usage: python -m svcresearch.simulate._pseudo [{'|'.join(CODES)} | --write TRUE.json CODED.json]")
