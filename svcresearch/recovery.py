@@ -109,7 +109,7 @@ def _call(replicate, seed):
 
 def run_replications(replicate: Callable[[int], pd.DataFrame], *, seeds: Iterable[int], path: str | Path | None = None,
                      n_jobs: int = 2, progress: bool = True, desc: str = "replications",
-                     retry_failed: bool = False) -> pd.DataFrame:
+                     retry_failed: bool = False, settings: Mapping | None = None) -> pd.DataFrame:
     """Run ``replicate(seed)`` for every seed, in parallel, resumably; return all rows.
 
     Parameters
@@ -132,6 +132,10 @@ def run_replications(replicate: Callable[[int], pd.DataFrame], *, seeds: Iterabl
     retry_failed : bool
         Run again the seeds that ``path`` records as failed (after fixing what made them fail);
         by default a failure is a result and is kept.
+    settings : dict, optional
+        What the replications depend on besides the seed (e.g. study size, simulations per
+        lambda), stored with every record; resuming a ``path`` whose records were run with other
+        settings is a ValueError rather than a silent mix.
 
     Returns
     -------
@@ -161,6 +165,14 @@ def run_replications(replicate: Callable[[int], pd.DataFrame], *, seeds: Iterabl
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
     done = read_replications(path) if path is not None else {}
+    if settings is not None:
+        check_type("settings", settings, Mapping, what="a dict")
+        settings = {str(k): _jsonable(v) for k, v in settings.items()}
+        other = next((rec["settings"] for s, rec in done.items() if s in set(seeds)
+                      and "settings" in rec and rec["settings"] != settings), None)
+        if other is not None:
+            raise ValueError(f"{path}: its replications were run with {other}, this run has {settings}; "
+                             f"use another runs file (or the same settings) so that runs are not mixed.")
     todo = [s for s in seeds if s not in done or (retry_failed and done[s].get("error"))]
     from tqdm.auto import tqdm
 
@@ -174,6 +186,8 @@ def run_replications(replicate: Callable[[int], pd.DataFrame], *, seeds: Iterabl
 
     def record(seed, rows, error):
         rec = {"seed": int(seed), "error": error} if error else {"seed": int(seed), "rows": rows}
+        if settings is not None:
+            rec["settings"] = settings
         done[int(seed)] = rec
         if fh is not None:
             fh.write(json.dumps(rec, allow_nan=False) + "\n")
@@ -501,12 +515,12 @@ def study_recovery(study, *, n_replications: int, seed: int = 1, progress: bool 
 
 
 def _replicated_summary(replicate, *, n_replications: int, seed: int, n_encounters: int, path, n_jobs: int,
-                        progress: bool, retry_failed: bool, desc: str) -> pd.DataFrame:
+                        progress: bool, retry_failed: bool, desc: str, settings: Mapping) -> pd.DataFrame:
     check_number("n_replications", n_replications, low=1, integer=True)
     check_number("seed", seed, low=0, integer=True)
     check_number("n_encounters", n_encounters, low=100, integer=True)
     results = run_replications(replicate, seeds=range(seed, seed + n_replications), path=path, n_jobs=n_jobs,
-                               progress=progress, desc=desc, retry_failed=retry_failed)
+                               progress=progress, desc=desc, retry_failed=retry_failed, settings=settings)
     summary = summarise_recovery(results, targets=default_targets()) if len(results) else \
         pd.DataFrame(columns=SUMMARY_COLUMNS)
     summary.attrs["results"] = results
@@ -542,7 +556,8 @@ def parameter_recovery(*, n_replications: int, seed: int = 1, n_encounters: int 
 
     return _replicated_summary(partial(recovery_replication, n_encounters=n_encounters),
                                n_replications=n_replications, seed=seed, n_encounters=n_encounters, path=path,
-                               n_jobs=n_jobs, progress=progress, retry_failed=retry_failed, desc="parameter recovery")
+                               n_jobs=n_jobs, progress=progress, retry_failed=retry_failed, desc="parameter recovery",
+                               settings={"replication": "recovery_replication", "n_encounters": n_encounters})
 
 
 def correction_recovery(*, n_replications: int, seed: int = 1, n_encounters: int = 2400, n_sim: int = 20,
@@ -555,7 +570,8 @@ def correction_recovery(*, n_replications: int, seed: int = 1, n_encounters: int
     n_replications, seed, n_encounters, path, n_jobs, progress, retry_failed
         As :func:`parameter_recovery`.
     n_sim : int
-        MC-SIMEX simulations per lambda (at least 2). A resumed runs file should keep it.
+        MC-SIMEX simulations per lambda (at least 2); a runs file made with another value is
+        refused.
 
     Returns
     -------
@@ -571,7 +587,9 @@ def correction_recovery(*, n_replications: int, seed: int = 1, n_encounters: int
     return _replicated_summary(partial(correction_replication, n_encounters=n_encounters, n_sim=n_sim),
                                n_replications=n_replications, seed=seed, n_encounters=n_encounters, path=path,
                                n_jobs=n_jobs, progress=progress, retry_failed=retry_failed,
-                               desc="coder-error correction")
+                               desc="coder-error correction",
+                               settings={"replication": "correction_replication", "n_encounters": n_encounters,
+                                         "n_sim": n_sim})
 
 
 def _write_summary(summary: pd.DataFrame, out: Path) -> None:
@@ -647,7 +665,11 @@ def main(argv: list[str] | None = None) -> int:
                      lambda path: correction_recovery(n_replications=args.correction, n_sim=args.n_sim or 20,
                                                       path=path, **common)))
     for name, n, out, path, run in runs:
-        summary = run(path)
+        try:
+            summary = run(path)
+        except ValueError as exc:           # e.g. a runs file made with other settings: one line, no traceback
+            print(f"svcresearch.recovery: {exc}", file=sys.stderr)
+            return 2
         _write_summary(summary, out)
         errors = summary.attrs.get("errors", {})
         print(f"{name}: {n - len(errors)} replications summarised"

@@ -194,6 +194,17 @@ def test_failed_seeds_are_kept_unless_retried(tmp_path):
     assert again.attrs["n_run"] == 1                                 # only the failed seed was run again
 
 
+def test_a_runs_file_made_with_other_settings_is_refused(tmp_path):
+    path = tmp_path / "r.jsonl"
+    run_replications(_fails_on_odd, seeds=[0, 2], path=path, n_jobs=1, progress=False, settings={"n_sim": 20})
+    same = run_replications(_fails_on_odd, seeds=[0, 2, 4], path=path, n_jobs=1, progress=False,
+                            settings={"n_sim": 20})
+    assert same.attrs["n_run"] == 1 and same["x"].tolist() == [0, 2, 4]
+    assert all(rec["settings"] == {"n_sim": 20} for rec in read_replications(path).values())
+    with pytest.raises(ValueError, match="run with {'n_sim': 20}, this run has {'n_sim': 50}"):
+        run_replications(_fails_on_odd, seeds=[0, 2], path=path, n_jobs=1, progress=False, settings={"n_sim": 50})
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--replications", "0"], "nothing to run"),
     (["--replications", "-3"], "0 or more"),
@@ -247,3 +258,13 @@ def test_pseudo_true_cache_refuses_sets_computed_for_another_study(tmp_path, mon
     with pytest.raises(ValueError, match="not for the default parameters"):
         _pseudo.write_cache(computed=stale)
     assert not (tmp_path / "pseudo_true.json").exists()
+
+
+def test_recovery_command_line_names_a_runs_file_with_other_settings(tmp_path, capsys):
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text(json.dumps({"seed": 1, "rows": [], "settings": {"replication": "recovery_replication",
+                                                                      "n_encounters": 600}}) + "\n")
+    code = main(["--replications", "1", "--runs", str(runs), "--out", str(tmp_path / "out.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and str(runs) in err and "'n_encounters': 600" in err
+    assert not (tmp_path / "out.csv").exists()
