@@ -320,16 +320,10 @@ def correction_replication(seed: int, *, n_encounters: int = 2400, parameters: d
 
     Parameters
     ----------
-    seed : int
-        Seed of :func:`svcresearch.simulate.simulate_study`.
-    n_encounters : int
-        Study size (default as the default study).
-    parameters : dict, optional
-        Simulator parameter overrides.
+    seed, n_encounters, parameters, workdir
+        As :func:`recovery_replication`.
     n_sim : int
         MC-SIMEX simulations per lambda.
-    workdir : path, optional
-        Folder for the temporary raw and processed files.
 
     Returns
     -------
